@@ -1,0 +1,436 @@
+/* A small GKeyFile-syntax reader of our own: GKeyFile merges duplicate groups
+ * silently and cannot tell which line a key came from, and a broken gate
+ * config must be reported by file, line and key. */
+#include "sg-config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sg-error.h"
+#include "sg-ports.h"
+
+typedef enum
+{
+  GROUP_NONE,
+  GROUP_GATE,
+  GROUP_SEAT,
+  GROUP_AGENT,
+} GroupKind;
+
+typedef struct
+{
+  const char *name;       /* the file, for messages */
+  gboolean agent_only;
+  SgConfig *config;
+  GHashTable *groups;     /* group name -> GUINT_TO_POINTER (line) */
+  GHashTable *keys;       /* keys seen in the current group */
+  GroupKind kind;
+  char *group;            /* current group's name */
+  SgSeatConfig *seat;     /* current seat, when kind == GROUP_SEAT */
+} Parser;
+
+static void
+seat_config_free (SgSeatConfig *seat)
+{
+  g_free (seat->name);
+  g_array_unref (seat->ports);
+  g_free (seat);
+}
+
+void
+sg_config_free (SgConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->path);
+  g_ptr_array_unref (config->seats);
+  g_array_unref (config->always_allow);
+  g_free (config->viewer_command);
+  g_free (config);
+}
+
+static SgConfig *
+config_new_empty (void)
+{
+  SgConfig *config = g_new0 (SgConfig, 1);
+
+  config->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_config_free);
+  config->always_allow = g_array_new (FALSE, FALSE, sizeof (guint32));
+  config->table_mode = SG_TABLE_MODE_AUTO;
+  return config;
+}
+
+static SgSeatConfig *
+seat_config_new (const char *name, guint line)
+{
+  SgSeatConfig *seat = g_new0 (SgSeatConfig, 1);
+
+  seat->name = g_strdup (name);
+  seat->ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+  seat->line = line;
+  return seat;
+}
+
+SgConfig *
+sg_config_new_default (void)
+{
+  SgConfig *config = config_new_empty ();
+  SgSeatConfig *seat = seat_config_new ("seat0", 0);
+  guint16 port = 5930;
+
+  g_array_append_val (seat->ports, port);
+  g_ptr_array_add (config->seats, seat);
+  return config;
+}
+
+static gboolean G_GNUC_PRINTF (4, 5)
+fail (Parser *p, guint line, GError **error, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *what = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG, "%s:%u: %s", p->name, line, what);
+  return FALSE;
+}
+
+/* logind's rule for seat names (seat_name_is_valid). */
+static gboolean
+seat_name_is_valid (const char *name)
+{
+  if (!g_str_has_prefix (name, "seat") || strlen (name) > 255)
+    return FALSE;
+  for (const char *c = name; *c != '\0'; c++)
+    if (!g_ascii_isalnum (*c) && *c != '-' && *c != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+parse_group (Parser *p, const char *text, guint line, GError **error)
+{
+  gsize len = strlen (text);
+
+  if (len < 2 || text[len - 1] != ']')
+    return fail (p, line, error, "'%s' is not a group header: write it as [Name]", text);
+
+  g_autofree char *name = g_strndup (text + 1, len - 2);
+  gpointer first_line;
+  if (g_hash_table_lookup_extended (p->groups, name, NULL, &first_line))
+    return fail (p, line, error, "group [%s] appears again (first at line %u): merge the two",
+                 name, GPOINTER_TO_UINT (first_line));
+
+  g_hash_table_insert (p->groups, g_strdup (name), GUINT_TO_POINTER (line));
+  g_hash_table_remove_all (p->keys);
+  g_free (p->group);
+  p->group = g_strdup (name);
+  p->seat = NULL;
+
+  if (g_str_equal (name, "Agent"))
+    p->kind = GROUP_AGENT;
+  else if (p->agent_only)
+    return fail (p, line, error, "group [%s] does not belong here: this file holds only [Agent]",
+                 name);
+  else if (g_str_equal (name, "Gate"))
+    p->kind = GROUP_GATE;
+  else if (g_str_has_prefix (name, "Seat "))
+    {
+      const char *seat_name = name + strlen ("Seat ");
+      if (!seat_name_is_valid (seat_name))
+        return fail (p, line, error,
+                     "[%s]: '%s' is not a logind seat name: seat names start with \"seat\" "
+                     "and hold only letters, digits, '-' and '_' (e.g. [Seat seat0])",
+                     name, seat_name);
+      p->kind = GROUP_SEAT;
+      p->seat = seat_config_new (seat_name, line);
+      g_ptr_array_add (p->config->seats, p->seat);
+    }
+  else
+    return fail (p, line, error,
+                 "unknown group [%s]: seatgate knows [Gate], [Seat NAME] and [Agent]", name);
+  return TRUE;
+}
+
+static gboolean
+parse_uids (Parser *p, const char *value, guint line, GError **error)
+{
+  g_auto (GStrv) items = g_strsplit_set (value, ";,", -1);
+
+  for (char **i = items; *i != NULL; i++)
+    {
+      g_autofree char *item = g_strstrip (g_strdup (*i));
+      guint64 uid;
+
+      if (*item == '\0')
+        continue;
+      if (strspn (item, "0123456789") != strlen (item) || strlen (item) > 10
+          || (uid = g_ascii_strtoull (item, NULL, 10)) >= G_MAXUINT32)
+        return fail (p, line, error,
+                     "[Gate] AlwaysAllow: '%s' is not a uid: write numeric uids (see `id -u NAME`) "
+                     "separated by ';'",
+                     item);
+      guint32 u = (guint32) uid;
+      gboolean seen = FALSE;
+      for (guint k = 0; k < p->config->always_allow->len; k++)
+        seen |= g_array_index (p->config->always_allow, guint32, k) == u;
+      if (!seen)
+        g_array_append_val (p->config->always_allow, u);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_key (Parser *p, const char *key, const char *value, guint line, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (p->kind == GROUP_NONE)
+    return fail (p, line, error, "key '%s' stands before any group: put it under [Gate] or [Seat NAME]",
+                 key);
+  if (g_hash_table_contains (p->keys, key))
+    return fail (p, line, error, "[%s] %s is set twice: keep one", p->group, key);
+  g_hash_table_add (p->keys, g_strdup (key));
+
+  switch (p->kind)
+    {
+    case GROUP_GATE:
+      if (g_str_equal (key, "AlwaysAllow"))
+        return parse_uids (p, value, line, error);
+      if (g_str_equal (key, "TableMode"))
+        {
+          if (g_str_equal (value, "auto"))
+            p->config->table_mode = SG_TABLE_MODE_AUTO;
+          else if (g_str_equal (value, "persistent"))
+            p->config->table_mode = SG_TABLE_MODE_PERSISTENT;
+          else if (g_str_equal (value, "plain"))
+            p->config->table_mode = SG_TABLE_MODE_PLAIN;
+          else
+            return fail (p, line, error,
+                         "[Gate] TableMode: '%s' is not a mode: write auto, persistent or plain",
+                         value);
+          return TRUE;
+        }
+      return fail (p, line, error, "[Gate] has no key '%s': it knows AlwaysAllow and TableMode", key);
+
+    case GROUP_SEAT:
+      if (g_str_equal (key, "Ports"))
+        {
+          if (!sg_ports_parse (value, p->seat->ports, &local_error))
+            return fail (p, line, error, "[%s] Ports: %s", p->group, local_error->message);
+          return TRUE;
+        }
+      return fail (p, line, error, "[%s] has no key '%s': it knows Ports", p->group, key);
+
+    case GROUP_AGENT:
+      if (g_str_equal (key, "ViewerCommand"))
+        {
+          g_auto (GStrv) argv = NULL;
+          if (!g_shell_parse_argv (value, NULL, &argv, &local_error))
+            return fail (p, line, error,
+                         "[Agent] ViewerCommand: '%s' is not a command line (%s): write e.g. "
+                         "remote-viewer spice://127.0.0.1:%%p",
+                         value, local_error->message);
+          g_free (p->config->viewer_command);
+          p->config->viewer_command = g_strdup (value);
+          return TRUE;
+        }
+      return fail (p, line, error, "[Agent] has no key '%s': it knows ViewerCommand", key);
+
+    case GROUP_NONE:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+check_seats (Parser *p, GError **error)
+{
+  if (p->agent_only)
+    return TRUE;
+  if (p->config->seats->len == 0)
+    return fail (p, 1, error, "no seat is configured: add a group such as [Seat seat0] with Ports=5930");
+
+  for (guint i = 0; i < p->config->seats->len; i++)
+    {
+      SgSeatConfig *seat = g_ptr_array_index (p->config->seats, i);
+
+      if (seat->ports->len == 0)
+        return fail (p, seat->line, error, "[Seat %s] has no Ports: add e.g. Ports=5930", seat->name);
+      for (guint j = 0; j < i; j++)
+        {
+          SgSeatConfig *other = g_ptr_array_index (p->config->seats, j);
+          for (guint k = 0; k < seat->ports->len; k++)
+            {
+              guint16 port = g_array_index (seat->ports, guint16, k);
+              if (sg_ports_contains ((const guint16 *) (void *) other->ports->data,
+                                     other->ports->len, port))
+                return fail (p, seat->line, error,
+                             "[Seat %s] Ports: port %u is gated by [Seat %s] (line %u) too: a port "
+                             "belongs to one seat",
+                             seat->name, port, other->name, other->line);
+            }
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_line (Parser *p, char *text, guint line, GError **error)
+{
+  g_strstrip (text);
+  if (*text == '\0' || *text == '#')
+    return TRUE;
+  if (*text == '[')
+    return parse_group (p, text, line, error);
+
+  char *eq = strchr (text, '=');
+  if (eq == NULL)
+    return fail (p, line, error, "'%s' is neither a [Group] nor a Key=value line", text);
+  *eq = '\0';
+  char *key = g_strstrip (text);
+  char *value = g_strstrip (eq + 1);
+  if (*key == '\0')
+    return fail (p, line, error, "a line starts with '=': write Key=value");
+  return parse_key (p, key, value, line, error);
+}
+
+SgConfig *
+sg_config_load_data (const char *data, gsize len, const char *name, gboolean agent_only,
+                     GError **error)
+{
+  g_autoptr (SgConfig) config = config_new_empty ();
+  g_autoptr (GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *group = NULL;
+  Parser p = {
+    .name = name, .agent_only = agent_only, .config = config, .groups = groups, .keys = keys,
+  };
+  gboolean ok = TRUE;
+
+  if (len > SG_CONFIG_MAX_SIZE)
+    return (fail (&p, 1, error, "the file is %" G_GSIZE_FORMAT " bytes; a seatgate config is at most %d",
+                  len, SG_CONFIG_MAX_SIZE),
+            NULL);
+  if (memchr (data, '\0', len) != NULL)
+    return (fail (&p, 1, error, "the file holds a NUL byte: it is not a text config"), NULL);
+  const char *bad = NULL;
+  if (!g_utf8_validate_len (data, len, &bad))
+    {
+      guint line = 1;
+      for (const char *c = data; c < bad; c++)
+        line += *c == '\n';
+      return (fail (&p, line, error, "the text is not UTF-8: save the file as UTF-8"), NULL);
+    }
+
+  /* Some editors start a UTF-8 file with a byte-order mark. */
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      data += 3;
+      len -= 3;
+    }
+  g_autofree char *copy = g_strndup (data, len);
+  g_auto (GStrv) lines = g_strsplit (copy, "\n", -1);
+  for (guint i = 0; ok && lines[i] != NULL; i++)
+    ok = parse_line (&p, lines[i], i + 1, error);
+  group = p.group;
+  if (!ok || !check_seats (&p, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+SgConfig *
+sg_config_load_file (const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileInfo) info = NULL;
+
+  /* Check the size first so a huge file is refused without reading it. */
+  info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                            G_FILE_QUERY_INFO_NONE, NULL, error);
+  if (info == NULL)
+    return NULL;
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG, "%s: not a regular file", path);
+      return NULL;
+    }
+  if (g_file_info_get_size (info) > SG_CONFIG_MAX_SIZE)
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                   "%s:1: the file is %" G_GOFFSET_FORMAT " bytes; a seatgate config is at most %d",
+                   path, g_file_info_get_size (info), SG_CONFIG_MAX_SIZE);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &data, &len, error))
+    return NULL;
+
+  SgConfig *config = sg_config_load_data (data, len, path, FALSE, error);
+  if (config != NULL)
+    config->path = g_strdup (path);
+  return config;
+}
+
+const SgSeatConfig *
+sg_config_find_seat (const SgConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
+      if (g_str_equal (seat->name, name))
+        return seat;
+    }
+  return NULL;
+}
+
+const SgSeatConfig *
+sg_config_seat_for_port (const SgConfig *config, guint16 port)
+{
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
+      if (sg_ports_contains ((const guint16 *) (void *) seat->ports->data, seat->ports->len, port))
+        return seat;
+    }
+  return NULL;
+}
+
+static gint
+compare_port (gconstpointer a, gconstpointer b)
+{
+  return (gint) *(const guint16 *) a - (gint) *(const guint16 *) b;
+}
+
+GArray *
+sg_config_all_ports (const SgConfig *config)
+{
+  GArray *ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
+      g_array_append_vals (ports, seat->ports->data, seat->ports->len);
+    }
+  g_array_sort (ports, compare_port);
+  return ports;
+}
+
+const char *
+sg_table_mode_to_string (SgTableMode mode)
+{
+  switch (mode)
+    {
+    case SG_TABLE_MODE_AUTO:
+      return "auto";
+    case SG_TABLE_MODE_PERSISTENT:
+      return "persistent";
+    case SG_TABLE_MODE_PLAIN:
+      return "plain";
+    default:
+      return "unknown";
+    }
+}

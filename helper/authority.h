@@ -1,0 +1,26 @@
+/* Asks polkit whether a caller may do something. The subject is always the
+ * caller's unique bus name (a "system-bus-name" subject), never a pid, which
+ * can be reused. Deny by default: any error is a "no". */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define SG_ACTION_GRANT "io.github.seatgate.grant"
+#define SG_ACTION_MANAGE "io.github.seatgate.manage"
+
+/* Checks @action_id for the bus name @sender. With @allow_interaction polkit
+ * may ask the caller's authentication agent (for admins at a terminal). The
+ * result is TRUE only if polkit said "authorized"; "not authorized" is
+ * SG_ERROR_NOT_AUTHORIZED, trouble reaching polkit SG_ERROR_FAILED. */
+void sg_authority_check (GDBusConnection *bus,
+                         const char *sender,
+                         const char *action_id,
+                         gboolean allow_interaction,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+gboolean sg_authority_check_finish (GAsyncResult *result, GError **error);
+
+G_END_DECLS

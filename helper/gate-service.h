@@ -1,0 +1,39 @@
+/* The helper's D-Bus face: io.github.seatgate.Gate1 at /io/github/seatgate/Gate1.
+ * It decides grants (logind + polkit), keeps the registry and the kernel's
+ * table in step, and ends grants when their reason goes. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "nft-gate.h"
+#include "sg-config.h"
+
+G_BEGIN_DECLS
+
+#define SG_BUS_NAME "io.github.seatgate.Gate1"
+#define SG_OBJECT_PATH "/io/github/seatgate/Gate1"
+
+typedef struct _SgGateService SgGateService;
+
+/* Exports the object on @bus and starts following logind. @config and @gate
+ * must outlive the service. @ready is called once, when logind's state is
+ * known (or known to be absent): then the bus name may be taken. */
+SgGateService *sg_gate_service_new (GDBusConnection *bus,
+                                    const SgConfig *config,
+                                    SgNftGate *gate,
+                                    GCallback ready,
+                                    gpointer ready_data,
+                                    GError **error);
+
+/* Ends every grant with reason "shutdown". */
+void sg_gate_service_shutdown (SgGateService *service);
+
+void sg_gate_service_free (SgGateService *service);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgGateService, sg_gate_service_free)
+
+/* Destroys every established connection to a gated port whose socket uid is
+ * not in the config's AlwaysAllow (for start and --reset: no grant survives a
+ * restart, nor do its connections). */
+gboolean sg_gate_cut_all_connections (const SgConfig *config, guint *n_destroyed, GError **error);
+
+G_END_DECLS

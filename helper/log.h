@@ -1,0 +1,34 @@
+/* Structured log records for grants, refusals and revokes, so an admin can
+ * find them in the journal by field (journalctl SEATGATE_EVENT=revoke). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SG_NO_UID G_MAXUINT32
+
+/* Logs @format with the journal fields SEATGATE_EVENT, SEATGATE_UID,
+ * SEATGATE_SEAT, SEATGATE_SESSION and SEATGATE_REASON (each left out when
+ * NULL, or SG_NO_UID for @uid). */
+void sg_log_event (GLogLevelFlags level,
+                   const char *event,
+                   guint32 uid,
+                   const char *seat,
+                   const char *session,
+                   const char *reason,
+                   const char *format,
+                   ...) G_GNUC_PRINTF (7, 8);
+
+/* Like sg_log_event for refusals, but at most @burst records per second per
+ * event name; the number dropped is logged with the next record let through,
+ * so a flood of refused callers cannot flood the journal. */
+void sg_log_refusal (const char *event,
+                     guint32 uid,
+                     const char *seat,
+                     const char *session,
+                     const char *reason,
+                     const char *format,
+                     ...) G_GNUC_PRINTF (6, 7);
+
+G_END_DECLS

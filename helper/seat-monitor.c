@@ -1,0 +1,468 @@
+#include "seat-monitor.h"
+
+#include "sg-error.h"
+
+#define LOGIND_NAME "org.freedesktop.login1"
+#define LOGIND_PATH "/org/freedesktop/login1"
+#define LOGIND_MANAGER LOGIND_NAME ".Manager"
+#define LOGIND_SEAT LOGIND_NAME ".Seat"
+#define LOGIND_SESSION LOGIND_NAME ".Session"
+#define CALL_TIMEOUT_MS 10000
+
+typedef struct
+{
+  char *name;
+  char *path;         /* logind's object for the seat, NULL until known */
+  char *active;       /* active session id, "" for none, NULL when unknown */
+  char *active_path;
+} SeatState;
+
+struct _SgSeatMonitor
+{
+  GDBusConnection *bus;
+  SgSeatMonitorEvents events;
+  gpointer user_data;
+  GPtrArray *seats;   /* SeatState* */
+  guint watch_id;
+  guint subscriptions[4];
+  gboolean present;
+  guint pending;      /* seat reads under way */
+  guint generation;   /* bumped when logind goes: late replies are dropped */
+  GCancellable *cancellable;
+};
+
+typedef struct
+{
+  SgSeatMonitor *monitor;
+  SeatState *seat;
+  guint generation;
+} SeatRead;
+
+void
+sg_session_info_free (SgSessionInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->id);
+  g_free (info->object_path);
+  g_free (info->seat);
+  g_free (info->session_class);
+  g_free (info->type);
+  g_free (info->state);
+  g_free (info);
+}
+
+static void
+seat_state_free (SeatState *seat)
+{
+  g_free (seat->name);
+  g_free (seat->path);
+  g_free (seat->active);
+  g_free (seat->active_path);
+  g_free (seat);
+}
+
+static void
+seat_set_active (SeatState *seat, const char *id, const char *path)
+{
+  g_free (seat->active);
+  g_free (seat->active_path);
+  seat->active = g_strdup (id);
+  seat->active_path = g_strdup (path);
+}
+
+static SeatState *
+find_seat_by_path (SgSeatMonitor *monitor, const char *path)
+{
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      if (seat->path != NULL && g_str_equal (seat->path, path))
+        return seat;
+    }
+  return NULL;
+}
+
+static void
+read_done (SgSeatMonitor *monitor)
+{
+  g_assert (monitor->pending > 0);
+  if (--monitor->pending == 0 && monitor->events.ready != NULL)
+    monitor->events.ready (monitor->user_data);
+}
+
+static void
+active_session_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autofree SeatRead *read = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                              &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  SgSeatMonitor *monitor = read->monitor;
+  if (read->generation != monitor->generation)
+    return;
+
+  if (reply == NULL)
+    {
+      /* Unknown means nobody may be granted there. */
+      g_warning ("Could not read the active session of %s from logind: %s", read->seat->name,
+                 error->message);
+      seat_set_active (read->seat, "", NULL);
+    }
+  else
+    {
+      g_autoptr (GVariant) value = NULL;
+      const char *id, *path;
+      g_variant_get (reply, "(v)", &value);
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE ("(so)")))
+        {
+          g_variant_get (value, "(&s&o)", &id, &path);
+          seat_set_active (read->seat, id, path);
+        }
+      else
+        seat_set_active (read->seat, "", NULL);
+    }
+  g_debug ("%s: active session '%s'", read->seat->name, read->seat->active);
+  read_done (monitor);
+}
+
+static void
+read_active_session (SgSeatMonitor *monitor, SeatState *seat)
+{
+  SeatRead *read = g_new0 (SeatRead, 1);
+
+  read->monitor = monitor;
+  read->seat = seat;
+  read->generation = monitor->generation;
+  g_dbus_connection_call (monitor->bus, LOGIND_NAME, seat->path,
+                          "org.freedesktop.DBus.Properties", "Get",
+                          g_variant_new ("(ss)", LOGIND_SEAT, "ActiveSession"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                          CALL_TIMEOUT_MS, monitor->cancellable, active_session_read, read);
+}
+
+static void
+seat_path_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autofree SeatRead *read = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                              &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  SgSeatMonitor *monitor = read->monitor;
+  if (read->generation != monitor->generation)
+    return;
+
+  if (reply == NULL)
+    {
+      /* A seat that does not exist (yet) has no active session; SessionNew
+       * makes us look again. */
+      g_debug ("logind does not know %s: %s", read->seat->name, error->message);
+      seat_set_active (read->seat, "", NULL);
+      read_done (monitor);
+      return;
+    }
+  g_free (read->seat->path);
+  g_variant_get (reply, "(o)", &read->seat->path);
+  read_active_session (monitor, read->seat);
+}
+
+static void
+read_seat (SgSeatMonitor *monitor, SeatState *seat)
+{
+  SeatRead *read = g_new0 (SeatRead, 1);
+
+  read->monitor = monitor;
+  read->seat = seat;
+  read->generation = monitor->generation;
+  monitor->pending++;
+  g_dbus_connection_call (monitor->bus, LOGIND_NAME, LOGIND_PATH, LOGIND_MANAGER, "GetSeat",
+                          g_variant_new ("(s)", seat->name), G_VARIANT_TYPE ("(o)"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, monitor->cancellable,
+                          seat_path_read, read);
+}
+
+static void
+on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char *path,
+                            const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+  SeatState *seat = find_seat_by_path (monitor, path);
+  g_autoptr (GVariant) changed = NULL;
+  g_autofree const char **invalidated = NULL;
+  const char *id, *session_path;
+
+  if (seat == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return;
+  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
+  if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
+    {
+      seat_set_active (seat, id, session_path);
+      monitor->events.active_session_changed (seat->name, id, monitor->user_data);
+    }
+  else if (g_strv_contains (invalidated, "ActiveSession"))
+    {
+      /* logind did not say who: unknown until read again, and nobody keeps a
+       * grant meanwhile. */
+      seat_set_active (seat, NULL, NULL);
+      monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
+      monitor->pending++;
+      read_active_session (monitor, seat);
+    }
+}
+
+static void
+on_session_properties_changed (GDBusConnection *bus, const char *sender, const char *path,
+                               const char *iface, const char *signal, GVariant *params,
+                               gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+  g_autoptr (GVariant) changed = NULL;
+  g_autofree const char **invalidated = NULL;
+  gboolean active = TRUE;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return;
+  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
+  if (g_variant_lookup (changed, "Active", "b", &active) ? !active
+                                                         : g_strv_contains (invalidated, "Active"))
+    monitor->events.session_deactivated (path, monitor->user_data);
+}
+
+static void
+on_session_removed (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                    const char *signal, GVariant *params, gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+  const char *session_path;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
+    return;
+  g_variant_get (params, "(&s&o)", NULL, &session_path);
+  monitor->events.session_removed (session_path, monitor->user_data);
+}
+
+static void
+on_session_new (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                const char *signal, GVariant *params, gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+
+  /* A seat logind did not know at start may exist now. */
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      if (monitor->present && seat->path == NULL)
+        read_seat (monitor, seat);
+    }
+}
+
+static void
+on_logind_appeared (GDBusConnection *bus, const char *name, const char *owner, gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+
+  g_message ("logind is on the bus (%s); reading the seats", owner);
+  monitor->present = TRUE;
+  for (guint i = 0; i < monitor->seats->len; i++)
+    read_seat (monitor, g_ptr_array_index (monitor->seats, i));
+}
+
+static void
+on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
+{
+  SgSeatMonitor *monitor = data;
+  gboolean was_present = monitor->present;
+
+  monitor->present = FALSE;
+  monitor->generation++;
+  monitor->pending = 0;
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      g_clear_pointer (&seat->path, g_free);
+      seat_set_active (seat, NULL, NULL);
+    }
+  if (was_present)
+    g_warning ("logind left the bus: every grant ends until it is back");
+  monitor->events.logind_vanished (monitor->user_data);
+  /* Nothing to wait for: readiness means "the state is known", and the
+   * state is known to be "nobody". */
+  if (!was_present && monitor->events.ready != NULL)
+    monitor->events.ready (monitor->user_data);
+}
+
+SgSeatMonitor *
+sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
+                     const SgSeatMonitorEvents *events, gpointer user_data)
+{
+  SgSeatMonitor *monitor = g_new0 (SgSeatMonitor, 1);
+
+  monitor->bus = g_object_ref (bus);
+  monitor->events = *events;
+  monitor->user_data = user_data;
+  monitor->cancellable = g_cancellable_new ();
+  monitor->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_state_free);
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat_config = g_ptr_array_index (config->seats, i);
+      SeatState *seat = g_new0 (SeatState, 1);
+      seat->name = g_strdup (seat_config->name);
+      g_ptr_array_add (monitor->seats, seat);
+    }
+
+  /* Subscribe before reading anything, so no change falls in between. */
+  monitor->subscriptions[0] = g_dbus_connection_signal_subscribe (
+      bus, LOGIND_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL, LOGIND_SEAT,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_seat_properties_changed, monitor, NULL);
+  monitor->subscriptions[1] = g_dbus_connection_signal_subscribe (
+      bus, LOGIND_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL,
+      LOGIND_SESSION, G_DBUS_SIGNAL_FLAGS_NONE, on_session_properties_changed, monitor, NULL);
+  monitor->subscriptions[2] = g_dbus_connection_signal_subscribe (
+      bus, LOGIND_NAME, LOGIND_MANAGER, "SessionRemoved", LOGIND_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_session_removed, monitor, NULL);
+  monitor->subscriptions[3] = g_dbus_connection_signal_subscribe (
+      bus, LOGIND_NAME, LOGIND_MANAGER, "SessionNew", LOGIND_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_session_new, monitor, NULL);
+  monitor->watch_id = g_bus_watch_name_on_connection (bus, LOGIND_NAME,
+                                                      G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                      on_logind_appeared, on_logind_vanished,
+                                                      monitor, NULL);
+  return monitor;
+}
+
+gboolean
+sg_seat_monitor_is_ready (SgSeatMonitor *monitor)
+{
+  return monitor->present && monitor->pending == 0;
+}
+
+static SeatState *
+find_seat (SgSeatMonitor *monitor, const char *name)
+{
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      if (g_str_equal (seat->name, name))
+        return seat;
+    }
+  return NULL;
+}
+
+const char *
+sg_seat_monitor_get_active_session (SgSeatMonitor *monitor, const char *seat_name)
+{
+  SeatState *seat = find_seat (monitor, seat_name);
+  return seat != NULL && monitor->present ? seat->active : NULL;
+}
+
+const char *
+sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, const char *seat_name)
+{
+  SeatState *seat = find_seat (monitor, seat_name);
+  return seat != NULL && monitor->present ? seat->active_path : NULL;
+}
+
+static gboolean
+lookup_string (GVariant *props, const char *key, char **out, GError **error)
+{
+  const char *value;
+
+  if (!g_variant_lookup (props, key, "&s", &value))
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_FAILED, "logind gave no %s for the session", key);
+      return FALSE;
+    }
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+static SgSessionInfo *
+session_info_from_props (const char *path, GVariant *props, GError **error)
+{
+  g_autoptr (SgSessionInfo) info = g_new0 (SgSessionInfo, 1);
+  const char *seat_id;
+
+  info->object_path = g_strdup (path);
+  if (!lookup_string (props, "Id", &info->id, error)
+      || !lookup_string (props, "Class", &info->session_class, error)
+      || !lookup_string (props, "Type", &info->type, error)
+      || !lookup_string (props, "State", &info->state, error))
+    return NULL;
+  if (!g_variant_lookup (props, "User", "(u&o)", &info->uid, NULL)
+      || !g_variant_lookup (props, "Seat", "(&s&o)", &seat_id, NULL)
+      || !g_variant_lookup (props, "Remote", "b", &info->remote)
+      || !g_variant_lookup (props, "Active", "b", &info->active))
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_FAILED,
+                   "logind's answer for session %s lacks User, Seat, Remote or Active", info->id);
+      return NULL;
+    }
+  info->seat = g_strdup (seat_id);
+  return g_steal_pointer (&info);
+}
+
+static void
+session_info_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                              &error);
+  g_autoptr (GVariant) props = NULL;
+
+  if (reply == NULL)
+    {
+      g_task_return_new_error (task, SG_ERROR, SG_ERROR_FAILED,
+                               "could not read the session from logind: %s", error->message);
+      return;
+    }
+  props = g_variant_get_child_value (reply, 0);
+  SgSessionInfo *info = session_info_from_props (g_task_get_task_data (task), props, &error);
+  if (info == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, info, (GDestroyNotify) sg_session_info_free);
+}
+
+void
+sg_seat_monitor_get_session_info (SgSeatMonitor *monitor, const char *session_path,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_task_data (task, g_strdup (session_path), g_free);
+  g_dbus_connection_call (monitor->bus, LOGIND_NAME, session_path,
+                          "org.freedesktop.DBus.Properties", "GetAll",
+                          g_variant_new ("(s)", LOGIND_SESSION), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, cancellable,
+                          session_info_read, task);
+}
+
+SgSessionInfo *
+sg_seat_monitor_get_session_info_finish (SgSeatMonitor *monitor, GAsyncResult *result,
+                                         GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+sg_seat_monitor_free (SgSeatMonitor *monitor)
+{
+  if (monitor == NULL)
+    return;
+  g_cancellable_cancel (monitor->cancellable);
+  g_clear_object (&monitor->cancellable);
+  for (guint i = 0; i < G_N_ELEMENTS (monitor->subscriptions); i++)
+    if (monitor->subscriptions[i] != 0)
+      g_dbus_connection_signal_unsubscribe (monitor->bus, monitor->subscriptions[i]);
+  if (monitor->watch_id != 0)
+    g_bus_unwatch_name (monitor->watch_id);
+  g_ptr_array_unref (monitor->seats);
+  g_object_unref (monitor->bus);
+  g_free (monitor);
+}
