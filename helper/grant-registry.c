@@ -5,6 +5,12 @@ struct _SgGrantRegistry
   GHashTable *grants; /* seat -> SgGrant* */
 };
 
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
 void
 sg_grant_free (SgGrant *grant)
 {
@@ -81,6 +87,7 @@ sg_grant_registry_drop_holder (SgGrantRegistry *registry, const char *holder)
         if (grant->holders->len == 0)
           g_ptr_array_add (orphaned, g_strdup (grant->seat));
       }
+  g_ptr_array_sort (orphaned, compare_names);
   return orphaned;
 }
 
@@ -92,12 +99,6 @@ sg_grant_registry_take (SgGrantRegistry *registry, const char *seat)
   if (!g_hash_table_steal_extended (registry->grants, seat, NULL, &grant))
     return NULL;
   return grant;
-}
-
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
 }
 
 static GPtrArray *

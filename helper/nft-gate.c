@@ -1,0 +1,994 @@
+/* The nftables table "inet seatgate", through libnftnl + libmnl.
+ *
+ * Every change is one nfnetlink batch whose every message asks for an ACK;
+ * the ACKs are read back before returning, so a caller learns of each
+ * refusal, with the kernel's extended-ACK text when there is one. */
+#include "nft-gate.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <gio/gio.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "sg-ports.h"
+
+/* Kernel >= 6.9; Debian 12's 6.1 headers lack it. */
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+/* Kernel >= 6.3 (NFT_MSG_DELFLOWTABLE + 6); Debian 12's headers lack it.
+ * Unlike DELSETELEM, a missing element is not an error. */
+#define SG_NFT_MSG_DESTROYSETELEM 30
+
+#define SG_TABLE "seatgate"
+#define SG_SET_GATED "gated"
+#define SG_SET_GRANTED "granted"
+#define SG_SET_ALWAYS "always"
+#define SG_SET_CUT "cut"
+#define SG_CHAIN_OUTPUT "output"
+#define SG_CHAIN_INPUT "input"
+
+/* nftables' datatype ids (src/datatype.h) and how it builds a concatenation's
+ * id: each component shifted in by TYPE_BITS. `nft list` prints elements from
+ * these. */
+#define SG_NFT_TYPE_INET_SERVICE 13
+#define SG_NFT_TYPE_UID 24
+#define SG_NFT_TYPE_BITS 6
+#define SG_NFT_TYPE_UID_SERVICE ((SG_NFT_TYPE_UID << SG_NFT_TYPE_BITS) | SG_NFT_TYPE_INET_SERVICE)
+
+/* nftables' enum byteorder, stored in the set's userdata: without HOST for a
+ * uid key `nft list` prints uids byte-swapped. A concatenation carries its
+ * components' byte orders in its type, so nft stores INVALID there. */
+#define SG_NFT_BYTEORDER_INVALID 0
+#define SG_NFT_BYTEORDER_HOST 1
+#define SG_NFT_BYTEORDER_BIG 2
+
+/* uid (4 bytes, host order) . port (2 bytes, network order, padded to 4). */
+#define SG_PAIR_KEY_LEN 8
+
+/* Elements per NEWSETELEM message, so one message stays well under a page. */
+#define SG_ELEMS_PER_MSG 256
+
+/* Room reserved for building one message. */
+#define SG_MSG_ROOM (SG_ELEMS_PER_MSG * 64 + 4096)
+
+#define SG_RECV_BUFFER_SIZE 32768
+
+typedef struct nftnl_table SgNftnlTable;
+typedef struct nftnl_chain SgNftnlChain;
+typedef struct nftnl_set SgNftnlSet;
+typedef struct nftnl_rule SgNftnlRule;
+typedef struct nftnl_udata_buf SgNftnlUdataBuf;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgNftnlTable, nftnl_table_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgNftnlChain, nftnl_chain_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgNftnlSet, nftnl_set_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgNftnlRule, nftnl_rule_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgNftnlUdataBuf, nftnl_udata_buf_free)
+
+struct _SgNftGate
+{
+  SgTableMode mode;
+  struct mnl_socket *nl;
+  guint32 portid;
+  guint32 seq;
+  gboolean owned;
+  gboolean persistent;
+  gboolean kernel_lacks_persist; /* AUTO fell back once: do not retry each reset */
+  gboolean kernel_lacks_destroy; /* DESTROYSETELEM refused: kernel < 6.3 */
+  guint64 last_batch_ns;
+};
+
+/* One message of a batch, for the error message if the kernel refuses it. */
+typedef struct
+{
+  guint16 type;
+  char *what;
+} SgBatchMsg;
+
+typedef struct
+{
+  GByteArray *buf;
+  GArray *msgs;      /* SgBatchMsg, in order; message i has seq seq_begin + 1 + i */
+  guint32 seq_begin; /* the BATCH_BEGIN message */
+  guint n_sets;      /* NFTNL_SET_ID for sets created in this batch */
+  /* Filled by gate_talk(). */
+  gboolean *acked;
+  int failed_errno;
+  gint failed_index; /* -1: the batch as a whole (e.g. commit, capability) */
+  char *failed_ext_msg;
+} SgBatch;
+
+static void
+batch_msg_clear (gpointer data)
+{
+  SgBatchMsg *msg = data;
+
+  g_free (msg->what);
+}
+
+static char *batch_reserve (SgBatch *batch);
+
+static SgBatch *
+batch_new (SgNftGate *gate)
+{
+  SgBatch *batch = g_new0 (SgBatch, 1);
+
+  batch->buf = g_byte_array_new ();
+  batch->msgs = g_array_new (FALSE, TRUE, sizeof (SgBatchMsg));
+  g_array_set_clear_func (batch->msgs, batch_msg_clear);
+  batch->seq_begin = gate->seq;
+
+  struct nlmsghdr *nlh = nftnl_batch_begin (batch_reserve (batch), batch->seq_begin);
+  g_byte_array_set_size (batch->buf, NLMSG_ALIGN (nlh->nlmsg_len));
+  return batch;
+}
+
+static void
+batch_free (SgBatch *batch)
+{
+  g_byte_array_unref (batch->buf);
+  g_array_unref (batch->msgs);
+  g_free (batch->acked);
+  g_free (batch->failed_ext_msg);
+  g_free (batch);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgBatch, batch_free)
+
+static guint32
+batch_next_seq (SgBatch *batch)
+{
+  return batch->seq_begin + 1 + batch->msgs->len;
+}
+
+/* Where the next message is to be built; SG_MSG_ROOM bytes are available. */
+static char *
+batch_reserve (SgBatch *batch)
+{
+  guint len = batch->buf->len;
+
+  g_byte_array_set_size (batch->buf, len + SG_MSG_ROOM);
+  g_byte_array_set_size (batch->buf, len);
+  return (char *)batch->buf->data + len;
+}
+
+/* Takes the message built at batch_reserve() into the batch. */
+static guint
+batch_commit (SgBatch *batch, const struct nlmsghdr *nlh, char *what)
+{
+  SgBatchMsg msg = { .type = NFNL_MSG_TYPE (nlh->nlmsg_type), .what = what };
+
+  g_assert (nlh->nlmsg_len <= SG_MSG_ROOM);
+  g_byte_array_set_size (batch->buf, batch->buf->len + NLMSG_ALIGN (nlh->nlmsg_len));
+  g_array_append_val (batch->msgs, msg);
+  return batch->msgs->len - 1;
+}
+
+static void
+batch_end (SgBatch *batch)
+{
+  char *at = batch_reserve (batch);
+  struct nlmsghdr *nlh = nftnl_batch_end (at, batch_next_seq (batch));
+
+  g_byte_array_set_size (batch->buf, batch->buf->len + NLMSG_ALIGN (nlh->nlmsg_len));
+}
+
+/* Tables */
+
+/* @flags < 0: no flags attribute, so an existing table is left as it is. */
+static guint
+batch_table (SgBatch *batch, guint16 msg_type, guint16 nl_flags, gint64 flags, char *what)
+{
+  g_autoptr (SgNftnlTable) table = nftnl_table_alloc ();
+  char *at = batch_reserve (batch);
+
+  nftnl_table_set_str (table, NFTNL_TABLE_NAME, SG_TABLE);
+  nftnl_table_set_u32 (table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+  if (flags >= 0)
+    nftnl_table_set_u32 (table, NFTNL_TABLE_FLAGS, (guint32)flags);
+
+  struct nlmsghdr *nlh = nftnl_table_nlmsg_build_hdr (at, msg_type, NFPROTO_INET,
+                                                      nl_flags | NLM_F_ACK, batch_next_seq (batch));
+  nftnl_table_nlmsg_build_payload (nlh, table);
+  return batch_commit (batch, nlh, what);
+}
+
+/* Sets */
+
+static void
+batch_set (SgBatch *batch, const char *name, guint32 key_type, guint32 key_len, guint32 byteorder)
+{
+  g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
+  g_autoptr (SgNftnlUdataBuf) udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
+  char *at = batch_reserve (batch);
+
+  nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
+  nftnl_set_set_str (set, NFTNL_SET_NAME, name);
+  nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32 (set, NFTNL_SET_KEY_TYPE, key_type);
+  nftnl_set_set_u32 (set, NFTNL_SET_KEY_LEN, key_len);
+  nftnl_set_set_u32 (set, NFTNL_SET_ID, ++batch->n_sets);
+  nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, byteorder);
+  nftnl_set_set_data (set, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
+                      nftnl_udata_buf_len (udata));
+
+  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_NEWSET, NFPROTO_INET,
+                                                NLM_F_CREATE | NLM_F_ACK, batch_next_seq (batch));
+  nftnl_set_nlmsg_build_payload (nlh, set);
+  batch_commit (batch, nlh, g_strdup_printf ("create set %s", name));
+}
+
+/* Set elements: @keys holds @n_keys keys of @key_len bytes each. */
+static void
+batch_set_elems (SgBatch *batch, guint16 msg_type, const char *set_name, const guint8 *keys,
+                 gsize key_len, gsize n_keys, const char *what)
+{
+  /* NEWSETELEM with CREATE but without EXCL: an element already there is fine. */
+  guint16 nl_flags = msg_type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0;
+
+  for (gsize first = 0; first < n_keys; first += SG_ELEMS_PER_MSG)
+    {
+      g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
+      gsize last = MIN (n_keys, first + SG_ELEMS_PER_MSG);
+      char *at = batch_reserve (batch);
+
+      nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
+      nftnl_set_set_str (set, NFTNL_SET_NAME, set_name);
+      nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
+      for (gsize i = first; i < last; i++)
+        {
+          struct nftnl_set_elem *elem = nftnl_set_elem_alloc ();
+          nftnl_set_elem_set (elem, NFTNL_SET_ELEM_KEY, keys + i * key_len, (guint32)key_len);
+          nftnl_set_elem_add (set, elem);
+        }
+
+      struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, msg_type, NFPROTO_INET,
+                                                    nl_flags | NLM_F_ACK, batch_next_seq (batch));
+      nftnl_set_elems_nlmsg_build_payload (nlh, set);
+      batch_commit (batch, nlh, g_strdup (what));
+    }
+}
+
+/* Chains */
+
+static void
+batch_chain (SgBatch *batch, const char *name, guint32 hooknum)
+{
+  g_autoptr (SgNftnlChain) chain = nftnl_chain_alloc ();
+  char *at = batch_reserve (batch);
+
+  nftnl_chain_set_str (chain, NFTNL_CHAIN_TABLE, SG_TABLE);
+  nftnl_chain_set_str (chain, NFTNL_CHAIN_NAME, name);
+  nftnl_chain_set_u32 (chain, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str (chain, NFTNL_CHAIN_TYPE, "filter");
+  nftnl_chain_set_u32 (chain, NFTNL_CHAIN_HOOKNUM, hooknum);
+  nftnl_chain_set_s32 (chain, NFTNL_CHAIN_PRIO, 0);
+  nftnl_chain_set_u32 (chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+
+  struct nlmsghdr *nlh = nftnl_chain_nlmsg_build_hdr (
+      at, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, batch_next_seq (batch));
+  nftnl_chain_nlmsg_build_payload (nlh, chain);
+  batch_commit (batch, nlh, g_strdup_printf ("create chain %s", name));
+}
+
+/* Rules: expressions */
+
+static void
+add_meta (struct nftnl_rule *rule, guint32 key, guint32 dreg)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("meta");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_META_DREG, dreg);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+static void
+add_cmp (struct nftnl_rule *rule, guint32 sreg, guint32 op, const void *data, guint32 len)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("cmp");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_CMP_SREG, sreg);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set (expr, NFTNL_EXPR_CMP_DATA, data, len);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+static void
+add_payload_tcp (struct nftnl_rule *rule, guint32 offset, guint32 len, guint32 dreg)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("payload");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+static void
+add_lookup (struct nftnl_rule *rule, guint32 sreg, const char *set, gboolean invert)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("lookup");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  nftnl_expr_set_str (expr, NFTNL_EXPR_LOOKUP_SET, set);
+  if (invert)
+    nftnl_expr_set_u32 (expr, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+/* meta l4proto tcp */
+static void
+add_l4proto_tcp (struct nftnl_rule *rule)
+{
+  guint8 tcp = IPPROTO_TCP;
+
+  add_meta (rule, NFT_META_L4PROTO, NFT_REG32_00);
+  add_cmp (rule, NFT_REG32_00, NFT_CMP_EQ, &tcp, sizeof tcp);
+}
+
+/* tcp flags & (syn | ack) == syn: a new connection's first packet. */
+static void
+add_tcp_syn_only (struct nftnl_rule *rule)
+{
+  guint8 mask = 0x12, xor = 0, syn = 0x02;
+  struct nftnl_expr *expr = nftnl_expr_alloc ("bitwise");
+
+  add_payload_tcp (rule, 13, 1, NFT_REG32_00);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_BITWISE_SREG, NFT_REG32_00);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_BITWISE_DREG, NFT_REG32_00);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_BITWISE_LEN, 1);
+  nftnl_expr_set (expr, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+  nftnl_expr_set (expr, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+  nftnl_rule_add_expr (rule, expr);
+  add_cmp (rule, NFT_REG32_00, NFT_CMP_EQ, &syn, 1);
+}
+
+/* meta skuid . tcp dport: the uid into REG32_00, the port into REG32_01 (the
+ * payload expression zeroes the register's two padding bytes). */
+static void
+add_uid_port_key (struct nftnl_rule *rule)
+{
+  add_meta (rule, NFT_META_SKUID, NFT_REG32_00);
+  add_payload_tcp (rule, 2, 2, NFT_REG32_01);
+}
+
+/* fib daddr type local: the packet goes to an address of this host. */
+static void
+add_daddr_is_local (struct nftnl_rule *rule)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("fib");
+  guint32 local = RTN_LOCAL;
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
+  nftnl_rule_add_expr (rule, expr);
+  add_cmp (rule, NFT_REG32_00, NFT_CMP_EQ, &local, sizeof local);
+}
+
+static void
+add_reject_tcp_reset (struct nftnl_rule *rule)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("reject");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+  nftnl_expr_set_u8 (expr, NFTNL_EXPR_REJECT_CODE, 0);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+static void
+add_verdict (struct nftnl_rule *rule, guint32 verdict)
+{
+  struct nftnl_expr *expr = nftnl_expr_alloc ("immediate");
+
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32 (expr, NFTNL_EXPR_IMM_VERDICT, verdict);
+  nftnl_rule_add_expr (rule, expr);
+}
+
+/* Rules: one function per rule. Set lookups come before the fib lookup, a
+ * route lookup, so that only packets to gated ports pay for it. */
+
+static struct nftnl_rule *
+rule_new (const char *chain)
+{
+  struct nftnl_rule *rule = nftnl_rule_alloc ();
+
+  nftnl_rule_set_str (rule, NFTNL_RULE_TABLE, SG_TABLE);
+  nftnl_rule_set_str (rule, NFTNL_RULE_CHAIN, chain);
+  nftnl_rule_set_u32 (rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+  return rule;
+}
+
+/* meta l4proto tcp meta skuid . tcp dport @cut fib daddr type local
+ *   reject with tcp reset
+ * Every packet, not just the SYN: these connections could not be destroyed. */
+static struct nftnl_rule *
+rule_output_cut (void)
+{
+  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+
+  add_l4proto_tcp (rule);
+  add_uid_port_key (rule);
+  add_lookup (rule, NFT_REG32_00, SG_SET_CUT, FALSE);
+  add_daddr_is_local (rule);
+  add_reject_tcp_reset (rule);
+  return rule;
+}
+
+/* tcp flags & (syn | ack) == syn tcp dport @gated fib daddr type local
+ *   meta skuid @always accept
+ * Only the SYN is gated: ACKs and RSTs of TIME_WAIT and orphaned sockets carry
+ * no socket uid, and rejecting them stalls connections (NOTES.md). */
+static struct nftnl_rule *
+rule_output_always (void)
+{
+  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+
+  add_l4proto_tcp (rule);
+  add_tcp_syn_only (rule);
+  add_payload_tcp (rule, 2, 2, NFT_REG32_00);
+  add_lookup (rule, NFT_REG32_00, SG_SET_GATED, FALSE);
+  add_meta (rule, NFT_META_SKUID, NFT_REG32_00);
+  add_lookup (rule, NFT_REG32_00, SG_SET_ALWAYS, FALSE);
+  add_daddr_is_local (rule);
+  add_verdict (rule, NF_ACCEPT);
+  return rule;
+}
+
+/* tcp flags & (syn | ack) == syn tcp dport @gated fib daddr type local
+ *   meta skuid . tcp dport != @granted reject with tcp reset
+ * A reset, not a drop: the refused client fails at once instead of retrying. */
+static struct nftnl_rule *
+rule_output_deny (void)
+{
+  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+
+  add_l4proto_tcp (rule);
+  add_tcp_syn_only (rule);
+  add_uid_port_key (rule);
+  add_lookup (rule, NFT_REG32_01, SG_SET_GATED, FALSE);
+  add_lookup (rule, NFT_REG32_00, SG_SET_GRANTED, TRUE);
+  add_daddr_is_local (rule);
+  add_reject_tcp_reset (rule);
+  return rule;
+}
+
+/* iif != lo tcp dport @gated drop
+ * lo is ifindex 1 in every network namespace. */
+static struct nftnl_rule *
+rule_input_remote (void)
+{
+  struct nftnl_rule *rule = rule_new (SG_CHAIN_INPUT);
+  guint32 lo = 1;
+
+  add_l4proto_tcp (rule);
+  add_meta (rule, NFT_META_IIF, NFT_REG32_00);
+  add_cmp (rule, NFT_REG32_00, NFT_CMP_NEQ, &lo, sizeof lo);
+  add_payload_tcp (rule, 2, 2, NFT_REG32_00);
+  add_lookup (rule, NFT_REG32_00, SG_SET_GATED, FALSE);
+  add_verdict (rule, NF_DROP);
+  return rule;
+}
+
+static void
+batch_rule (SgBatch *batch, struct nftnl_rule *rule_owned, const char *what)
+{
+  g_autoptr (SgNftnlRule) rule = rule_owned;
+  char *at = batch_reserve (batch);
+
+  struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr (at, NFT_MSG_NEWRULE, NFPROTO_INET,
+                                                     NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK,
+                                                     batch_next_seq (batch));
+  nftnl_rule_nlmsg_build_payload (nlh, rule);
+  batch_commit (batch, nlh, g_strdup (what));
+}
+
+/* Keys */
+
+static GByteArray *
+pair_keys (guint32 uid, const guint16 *ports, gsize n_ports)
+{
+  GByteArray *keys = g_byte_array_sized_new ((guint)(n_ports * SG_PAIR_KEY_LEN));
+
+  for (gsize i = 0; i < n_ports; i++)
+    {
+      guint8 key[SG_PAIR_KEY_LEN] = { 0 };
+      guint16 port_be = htons (ports[i]);
+
+      memcpy (key, &uid, sizeof uid);
+      memcpy (key + 4, &port_be, sizeof port_be);
+      g_byte_array_append (keys, key, sizeof key);
+    }
+  return keys;
+}
+
+/* Talking to the kernel */
+
+static int
+ack_attr_cb (const struct nlattr *attr, void *data)
+{
+  const char **msg = data;
+
+  if (mnl_attr_get_type (attr) == NLMSGERR_ATTR_MSG
+      && mnl_attr_validate (attr, MNL_TYPE_NUL_STRING) >= 0)
+    *msg = mnl_attr_get_str (attr);
+  return MNL_CB_OK;
+}
+
+static int
+ack_cb (const struct nlmsghdr *nlh, void *data)
+{
+  SgBatch *batch = data;
+  const struct nlmsgerr *err = mnl_nlmsg_get_payload (nlh);
+  const char *ext_msg = NULL;
+
+  if (mnl_nlmsg_get_payload_len (nlh) < sizeof (struct nlmsgerr))
+    {
+      errno = EBADMSG;
+      return MNL_CB_ERROR;
+    }
+
+  if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+    {
+      unsigned int offset = sizeof (struct nlmsgerr);
+      if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+        offset += err->msg.nlmsg_len - sizeof (struct nlmsghdr);
+      if (offset < mnl_nlmsg_get_payload_len (nlh))
+        mnl_attr_parse (nlh, offset, ack_attr_cb, &ext_msg);
+    }
+
+  /* seq_begin is the batch itself (a commit or capability failure). */
+  guint32 seq = err->msg.nlmsg_seq;
+  if (seq < batch->seq_begin || seq > batch->seq_begin + batch->msgs->len)
+    return MNL_CB_OK;
+  gint index = (gint)(seq - batch->seq_begin) - 1;
+
+  if (index >= 0)
+    batch->acked[index] = TRUE;
+  if (err->error != 0 && (batch->failed_errno == 0 || index < batch->failed_index))
+    {
+      batch->failed_errno = -err->error;
+      batch->failed_index = index;
+      g_free (batch->failed_ext_msg);
+      batch->failed_ext_msg = g_strdup (ext_msg);
+    }
+  return MNL_CB_OK;
+}
+
+static guint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64)ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64)ts.tv_nsec;
+}
+
+/* Makes the socket's send buffer hold @len bytes: a batch must go in one
+ * message to be one transaction. */
+static void
+ensure_sndbuf (SgNftGate *gate, gsize len)
+{
+  int fd = mnl_socket_get_fd (gate->nl);
+  int size = 0;
+  socklen_t size_len = sizeof size;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, &size_len) == 0 && (gsize)size >= len)
+    return;
+  size = (int)MIN (len, (gsize)G_MAXINT / 2);
+  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* Sends the batch and reads back every ACK (as nftables' mnl_batch_talk
+ * does). The kernel handles a batch inside sendmsg(), so every answer is
+ * queued when it returns. On refusal, fills batch->failed_* and @error. */
+static gboolean
+gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
+{
+  int fd = mnl_socket_get_fd (gate->nl);
+  g_autofree char *buf = g_malloc (SG_RECV_BUFFER_SIZE);
+  mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = ack_cb };
+  guint64 start = monotonic_ns ();
+
+  batch_end (batch);
+  gate->seq = batch->seq_begin + batch->msgs->len + 2;
+  batch->acked = g_new0 (gboolean, batch->msgs->len + 1);
+  batch->failed_index = -1;
+
+  ensure_sndbuf (gate, batch->buf->len);
+  if (mnl_socket_sendto (gate->nl, batch->buf->data, batch->buf->len) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not send an nftables batch to the kernel: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  for (;;)
+    {
+      ssize_t n = recv (fd, buf, SG_RECV_BUFFER_SIZE, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "Could not read the kernel's answer to an nftables batch: %s",
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      if (mnl_cb_run2 (buf, (size_t)n, 0, gate->portid, NULL, batch, ctl_cb, G_N_ELEMENTS (ctl_cb))
+          < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "Could not parse the kernel's answer to an nftables batch: %s",
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+    }
+  gate->last_batch_ns = monotonic_ns () - start;
+
+  if (batch->failed_errno != 0)
+    {
+      const char *what = batch->failed_index < 0
+                             ? "apply the batch"
+                             : g_array_index (batch->msgs, SgBatchMsg, batch->failed_index).what;
+      g_autofree char *kernel_says = batch->failed_ext_msg != NULL
+                                         ? g_strdup_printf (" (kernel: %s)", batch->failed_ext_msg)
+                                         : NULL;
+      /* nfnetlink checks CAP_NET_ADMIN for the batch as a whole. */
+      const char *hint = batch->failed_index < 0 && batch->failed_errno == EPERM
+                             ? " (changing nftables needs CAP_NET_ADMIN)"
+                             : "";
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (batch->failed_errno),
+                   "nftables table inet %s: could not %s: %s%s%s", SG_TABLE, what,
+                   g_strerror (batch->failed_errno), kernel_says != NULL ? kernel_says : "", hint);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < batch->msgs->len; i++)
+    if (!batch->acked[i])
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     "nftables table inet %s: the kernel did not acknowledge the request to %s",
+                     SG_TABLE, g_array_index (batch->msgs, SgBatchMsg, i).what);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Public API */
+
+SgNftGate *
+sg_nft_gate_new (SgTableMode mode, GError **error)
+{
+  g_autofree SgNftGate *gate = g_new0 (SgNftGate, 1);
+  int on = 1;
+
+  gate->mode = mode;
+  gate->seq = (guint32)time (NULL);
+  gate->nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
+  if (gate->nl == NULL)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not open a netfilter netlink socket: %s", g_strerror (saved_errno));
+      return NULL;
+    }
+  if (mnl_socket_bind (gate->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+    {
+      int saved_errno = errno;
+      mnl_socket_close (gate->nl);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not bind a netfilter netlink socket: %s", g_strerror (saved_errno));
+      return NULL;
+    }
+  gate->portid = mnl_socket_get_portid (gate->nl);
+
+  /* Extended ACKs carry the kernel's reason; capped ACKs keep them small.
+   * Both are best effort: without them the errno still says what failed. */
+  mnl_socket_setsockopt (gate->nl, NETLINK_EXT_ACK, &on, sizeof on);
+  mnl_socket_setsockopt (gate->nl, NETLINK_CAP_ACK, &on, sizeof on);
+
+  return g_steal_pointer (&gate);
+}
+
+/* One batch: NEWTABLE (no flags: an existing table, an orphaned one included,
+ * is left as it is; a table owned by another live socket is refused with
+ * EPERM) ; DELTABLE ; NEWTABLE with @table_flags ; sets ; elements ; chains ;
+ * rules. The kernel applies it atomically, so the deny never disappears.
+ *
+ * When an owner's socket closes, the kernel keeps a PERSIST table but drops
+ * its OWNER flag: the orphan has no owner, so anyone may delete it, and this
+ * batch takes it over by replacing it. The kernel's own adoption (NEWTABLE
+ * with OWNER|PERSIST on the orphan) is not used: on a plain table of the same
+ * name it fails with EOPNOTSUPP, while this batch replaces that too. */
+static gboolean
+gate_replace_table (SgNftGate *gate, guint32 table_flags, const guint16 *ports, gsize n_ports,
+                    const guint32 *always_uids, gsize n_always, gint *failed_index,
+                    int *failed_errno, GError **error)
+{
+  g_autoptr (SgBatch) batch = batch_new (gate);
+  g_autoptr (GByteArray) port_keys = g_byte_array_new ();
+
+  batch_table (batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, -1,
+               g_strdup_printf ("make sure table inet %s exists", SG_TABLE));
+  batch_table (batch, NFT_MSG_DELTABLE, 0, -1,
+               g_strdup_printf ("delete the old table inet %s", SG_TABLE));
+  batch_table (batch, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, table_flags,
+               table_flags != 0 ? g_strdup_printf ("create table inet %s owned by this process "
+                                                   "and persistent (flags 0x%x)",
+                                                   SG_TABLE, table_flags)
+                                : g_strdup_printf ("create table inet %s", SG_TABLE));
+
+  batch_set (batch, SG_SET_GATED, SG_NFT_TYPE_INET_SERVICE, sizeof (guint16), SG_NFT_BYTEORDER_BIG);
+  batch_set (batch, SG_SET_GRANTED, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN,
+             SG_NFT_BYTEORDER_INVALID);
+  batch_set (batch, SG_SET_ALWAYS, SG_NFT_TYPE_UID, sizeof (guint32), SG_NFT_BYTEORDER_HOST);
+  batch_set (batch, SG_SET_CUT, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN, SG_NFT_BYTEORDER_INVALID);
+
+  for (gsize i = 0; i < n_ports; i++)
+    {
+      guint16 port_be = htons (ports[i]);
+      g_byte_array_append (port_keys, (const guint8 *)&port_be, sizeof port_be);
+    }
+  batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_GATED, port_keys->data, sizeof (guint16),
+                   n_ports, "add the gated ports to set " SG_SET_GATED);
+  batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_ALWAYS, (const guint8 *)always_uids,
+                   sizeof (guint32), n_always, "add the always-allowed uids to set " SG_SET_ALWAYS);
+
+  batch_chain (batch, SG_CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
+  batch_chain (batch, SG_CHAIN_INPUT, NF_INET_LOCAL_IN);
+
+  batch_rule (batch, rule_output_cut (), "add the cut rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, rule_output_always (), "add the always-allow rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, rule_output_deny (), "add the deny rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, rule_input_remote (), "add the remote-drop rule to chain " SG_CHAIN_INPUT);
+
+  gboolean ok = gate_talk (gate, batch, error);
+  *failed_index = batch->failed_index;
+  *failed_errno = batch->failed_errno;
+  return ok;
+}
+
+/* Indices of the reset batch's table messages (see gate_replace_table). */
+#define SG_RESET_MSG_ENSURE_TABLE 0
+#define SG_RESET_MSG_DELETE_TABLE 1
+#define SG_RESET_MSG_CREATE_TABLE 2
+
+gboolean
+sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const guint32 *always_uids,
+                   gsize n_always, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  gint failed_index = -1;
+  int failed_errno = 0;
+
+  g_return_val_if_fail (gate != NULL, FALSE);
+  g_return_val_if_fail (ports != NULL || n_ports == 0, FALSE);
+  g_return_val_if_fail (always_uids != NULL || n_always == 0, FALSE);
+
+  gboolean want_owner = gate->mode != SG_TABLE_MODE_PLAIN && !gate->kernel_lacks_persist;
+  guint32 flags = want_owner ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST : 0;
+
+  if (gate_replace_table (gate, flags, ports, n_ports, always_uids, n_always, &failed_index,
+                          &failed_errno, &local_error))
+    {
+      gate->owned = gate->persistent = flags != 0;
+      return TRUE;
+    }
+
+  /* The owner check on the table lookup: another live socket owns it. */
+  if (failed_errno == EPERM
+      && (failed_index == SG_RESET_MSG_ENSURE_TABLE || failed_index == SG_RESET_MSG_DELETE_TABLE))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                   "nftables table inet %s is owned by another live process: another "
+                   "seatgate-helper seems to own it (the kernel said: %s)",
+                   SG_TABLE, g_strerror (failed_errno));
+      return FALSE;
+    }
+
+  /* Kernels before 6.9 refuse the PERSIST flag (before 5.12, OWNER too). An
+   * owned table that is not persistent would vanish with the helper, opening
+   * the ports, so the fallback is a plain table. */
+  if (flags != 0 && failed_index == SG_RESET_MSG_CREATE_TABLE
+      && (failed_errno == EOPNOTSUPP || failed_errno == EINVAL))
+    {
+      if (gate->mode == SG_TABLE_MODE_PERSISTENT)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "This kernel cannot keep an owned, persistent nftables table (it needs "
+                       "Linux 6.9 or later), and TableMode is persistent: %s",
+                       local_error->message);
+          return FALSE;
+        }
+      g_warning ("This kernel cannot keep an owned, persistent nftables table (it needs Linux "
+                 "6.9 or later: %s); using a plain table inet %s, which any root process can "
+                 "change or flush",
+                 g_strerror (failed_errno), SG_TABLE);
+      gate->kernel_lacks_persist = TRUE;
+      g_clear_error (&local_error);
+      if (!gate_replace_table (gate, 0, ports, n_ports, always_uids, n_always, &failed_index,
+                               &failed_errno, error))
+        return FALSE;
+      gate->owned = gate->persistent = FALSE;
+      return TRUE;
+    }
+
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+/* Removes pairs from @set_name whether they are there or not. DESTROYSETELEM
+ * does that on kernels >= 6.3; before, DELSETELEM of a missing element fails
+ * the batch, so the element is first added (CREATE, no EXCL) and then deleted
+ * in the same batch: the transaction never shows it. */
+static void
+batch_remove_pairs (SgNftGate *gate, SgBatch *batch, const char *set_name, GByteArray *keys,
+                    gsize n_keys, const char *what)
+{
+  if (!gate->kernel_lacks_destroy)
+    {
+      batch_set_elems (batch, SG_NFT_MSG_DESTROYSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN,
+                       n_keys, what);
+      return;
+    }
+  batch_set_elems (batch, NFT_MSG_NEWSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys, what);
+  batch_set_elems (batch, NFT_MSG_DELSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys, what);
+}
+
+typedef enum
+{
+  SG_PAIRS_GRANT,
+  SG_PAIRS_REVOKE,
+  SG_PAIRS_CUT,
+} SgPairsOp;
+
+static SgBatch *
+pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, gsize n_ports)
+{
+  SgBatch *batch = batch_new (gate);
+  g_autoptr (GByteArray) keys = pair_keys (uid, ports, n_ports);
+  g_autofree char *ports_str = sg_ports_to_string (ports, n_ports);
+  g_autofree char *what = NULL;
+
+  switch (op)
+    {
+    case SG_PAIRS_GRANT:
+      what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_GRANTED);
+      batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_GRANTED, keys->data, SG_PAIR_KEY_LEN,
+                       n_ports, what);
+      g_free (what);
+      what
+          = g_strdup_printf ("remove uid %u on port(s) %s from set %s", uid, ports_str, SG_SET_CUT);
+      batch_remove_pairs (gate, batch, SG_SET_CUT, keys, n_ports, what);
+      break;
+    case SG_PAIRS_REVOKE:
+      what = g_strdup_printf ("remove uid %u on port(s) %s from set %s", uid, ports_str,
+                              SG_SET_GRANTED);
+      batch_remove_pairs (gate, batch, SG_SET_GRANTED, keys, n_ports, what);
+      break;
+    case SG_PAIRS_CUT:
+      what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_CUT);
+      batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_CUT, keys->data, SG_PAIR_KEY_LEN, n_ports,
+                       what);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  return batch;
+}
+
+static gboolean
+gate_change_pairs (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, gsize n_ports,
+                   GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (gate != NULL, FALSE);
+  g_return_val_if_fail (ports != NULL || n_ports == 0, FALSE);
+
+  if (n_ports == 0)
+    return TRUE;
+
+  g_autoptr (SgBatch) batch = pairs_batch (gate, op, uid, ports, n_ports);
+  if (gate_talk (gate, batch, &local_error))
+    return TRUE;
+
+  /* A kernel older than 6.3 does not know DESTROYSETELEM (nfnetlink answers
+   * EINVAL for an unknown message type): fall back, once and for all. */
+  if (!gate->kernel_lacks_destroy && batch->failed_index >= 0
+      && g_array_index (batch->msgs, SgBatchMsg, batch->failed_index).type
+             == SG_NFT_MSG_DESTROYSETELEM
+      && (batch->failed_errno == EINVAL || batch->failed_errno == EOPNOTSUPP))
+    {
+      g_debug ("The kernel refused DESTROYSETELEM (%s); deleting elements by adding them first",
+               g_strerror (batch->failed_errno));
+      gate->kernel_lacks_destroy = TRUE;
+      g_autoptr (SgBatch) retry = pairs_batch (gate, op, uid, ports, n_ports);
+      return gate_talk (gate, retry, error);
+    }
+
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+gboolean
+sg_nft_gate_grant (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports,
+                   GError **error)
+{
+  return gate_change_pairs (gate, SG_PAIRS_GRANT, uid, ports, n_ports, error);
+}
+
+gboolean
+sg_nft_gate_revoke (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports,
+                    GError **error)
+{
+  return gate_change_pairs (gate, SG_PAIRS_REVOKE, uid, ports, n_ports, error);
+}
+
+gboolean
+sg_nft_gate_cut (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports, GError **error)
+{
+  return gate_change_pairs (gate, SG_PAIRS_CUT, uid, ports, n_ports, error);
+}
+
+gboolean
+sg_nft_gate_is_owned (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, FALSE);
+  return gate->owned;
+}
+
+gboolean
+sg_nft_gate_is_persistent (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, FALSE);
+  return gate->persistent;
+}
+
+guint64
+sg_nft_gate_last_batch_ns (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, 0);
+  return gate->last_batch_ns;
+}
+
+/* Closing the socket is what the kernel acts on: an owned, persistent table
+ * becomes an orphan (still denying) for the next helper to take over. */
+void
+sg_nft_gate_free (SgNftGate *gate)
+{
+  if (gate == NULL)
+    return;
+  mnl_socket_close (gate->nl);
+  g_free (gate);
+}
