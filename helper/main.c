@@ -84,6 +84,21 @@ load_config (const char *path, gboolean explicit_path, GError **error)
   return NULL;
 }
 
+/* Without a readable config the table cannot be rebuilt, but no grant left
+ * by an earlier helper may outlive it: empty the granted set where it is. */
+static void
+flush_grants_of_existing_table (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_AUTO, &error);
+
+  if (gate == NULL || !sg_nft_gate_flush_grants (gate, &error))
+    g_printerr ("seatgate-helper: could not empty the grants of the existing table: %s\n",
+                error->message);
+  else
+    g_printerr ("seatgate-helper: emptied the grants of the existing table inet seatgate\n");
+}
+
 /* Deny-only table and no connection left from before. */
 static gboolean
 reset_gate (SgNftGate *gate, const SgConfig *config, GError **error)
@@ -146,9 +161,10 @@ main (int argc, char **argv)
                                              config_path != NULL, &error);
   if (config == NULL)
     {
-      g_printerr ("seatgate-helper: %s\nThe gate stays as it was (closed); fix the file and "
-                  "start the helper again.\n",
-                  error->message);
+      g_printerr ("seatgate-helper: %s\n", error->message);
+      flush_grants_of_existing_table ();
+      g_printerr ("seatgate-helper: the gate stays closed; fix the file and start the helper "
+                  "again.\n");
       return EXIT_FAILURE;
     }
 

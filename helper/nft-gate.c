@@ -962,6 +962,24 @@ sg_nft_gate_cut (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_por
 }
 
 gboolean
+sg_nft_gate_flush_grants (SgNftGate *gate, GError **error)
+{
+  g_autoptr (SgBatch) batch = batch_new (gate);
+  g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
+  char *at = batch_reserve (batch);
+
+  /* DELSETELEM without an element list empties the whole set. */
+  nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
+  nftnl_set_set_str (set, NFTNL_SET_NAME, SG_SET_GRANTED);
+  nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
+  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_DELSETELEM, NFPROTO_INET, NLM_F_ACK,
+                                                batch_next_seq (batch));
+  nftnl_set_elems_nlmsg_build_payload (nlh, set);
+  batch_commit (batch, nlh, g_strdup ("empty set " SG_SET_GRANTED));
+  return gate_talk (gate, batch, error);
+}
+
+gboolean
 sg_nft_gate_is_owned (SgNftGate *gate)
 {
   g_return_val_if_fail (gate != NULL, FALSE);

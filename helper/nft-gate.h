@@ -63,6 +63,11 @@ gboolean sg_nft_gate_cut (SgNftGate *gate,
                           gsize n_ports,
                           GError **error);
 
+/* Empties the granted set of the table as it is, leaving the rest alone: for
+ * when the config cannot be read, so no reset is possible, yet no grant may
+ * survive. */
+gboolean sg_nft_gate_flush_grants (SgNftGate *gate, GError **error);
+
 /* What sg_nft_gate_reset() achieved. */
 gboolean sg_nft_gate_is_owned (SgNftGate *gate);
 gboolean sg_nft_gate_is_persistent (SgNftGate *gate);
