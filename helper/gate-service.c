@@ -579,6 +579,47 @@ handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- someone else's firewall change ---- */
+
+static gboolean
+match_not_granted (guint32 uid, guint16 port, gpointer data)
+{
+  SgGateService *service = data;
+  const SgSeatConfig *seat = sg_config_seat_for_port (service->config, port);
+  SgGrant *grant = seat != NULL ? sg_grant_registry_lookup (service->registry, seat->name) : NULL;
+
+  for (guint i = 0; i < service->config->always_allow->len; i++)
+    if (g_array_index (service->config->always_allow, guint32, i) == uid)
+      return FALSE;
+  return grant == NULL || grant->uid != uid;
+}
+
+void
+sg_gate_service_restore_table (SgGateService *service, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ports = sg_config_all_ports (service->config);
+  guint n_destroyed = 0;
+
+  sg_log_event (G_LOG_LEVEL_WARNING, "table-tampered", SG_NO_UID, NULL, NULL, NULL,
+                "Table inet seatgate was changed from outside (%s); restoring it with the "
+                "current grants",
+                what != NULL ? what : "notifications were lost");
+  if (!rebuild_table (service, &error))
+    {
+      g_critical ("Could not restore the table (%s); exiting so the gate closes", error->message);
+      exit (EXIT_FAILURE);
+    }
+  /* While the table was gone anyone could connect: end what slipped in. */
+  if (!sg_sock_destroy_matching ((const guint16 *) (void *) ports->data, ports->len,
+                                 match_not_granted, service, &n_destroyed, &error))
+    g_warning ("Could not close the connections made while the table was gone: %s",
+               error->message);
+  else if (n_destroyed > 0)
+    sg_log_event (G_LOG_LEVEL_WARNING, "table-restored", SG_NO_UID, NULL, NULL, NULL,
+                  "Closed %u connection(s) made while the table was gone", n_destroyed);
+}
+
 /* ---- life ---- */
 
 static GVariant *

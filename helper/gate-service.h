@@ -25,6 +25,10 @@ SgGateService *sg_gate_service_new (GDBusConnection *bus,
                                     gpointer ready_data,
                                     GError **error);
 
+/* Rebuilds the table with the current grants after someone else changed it
+ * (@what says how), and closes connections that are not granted. */
+void sg_gate_service_restore_table (SgGateService *service, const char *what);
+
 /* Ends every grant with reason "shutdown". */
 void sg_gate_service_shutdown (SgGateService *service);
 

@@ -10,6 +10,7 @@
 #include "sd-notify.h"
 #include "sg-build-config.h"
 #include "sg-config.h"
+#include "table-watch.h"
 
 typedef struct
 {
@@ -27,6 +28,8 @@ on_name_acquired (GDBusConnection *bus, const char *name, gpointer data)
   g_message ("Ready: %s is on the bus", name);
   if (!sg_sd_notify ("READY=1", &error))
     g_warning ("Could not tell systemd we are ready: %s", error->message);
+  if (sg_sd_watchdog_start () != 0)
+    g_debug ("Pinging the service manager's watchdog");
 }
 
 static void
@@ -64,6 +67,12 @@ on_stop_signal (gpointer data)
   g_message ("Stopping: every grant ends, the deny stays");
   g_main_loop_quit (helper->loop);
   return G_SOURCE_REMOVE;
+}
+
+static void
+on_table_tampered (const char *what, SgGateService *service)
+{
+  sg_gate_service_restore_table (service, what);
 }
 
 static SgConfig *
@@ -198,6 +207,16 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  /* Even an owned table is watched: where the kernel cannot protect it, this
+   * is what notices and restores it. */
+  g_autoptr (SgTableWatch) watch = sg_table_watch_new (
+      sg_nft_gate_get_portid (gate), (SgTableTamperedFunc) on_table_tampered, service, &error);
+  if (watch == NULL)
+    {
+      g_printerr ("seatgate-helper: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
   g_unix_signal_add (SIGTERM, on_stop_signal, &helper);
   g_unix_signal_add (SIGINT, on_stop_signal, &helper);
   g_main_loop_run (helper.loop);
@@ -207,6 +226,7 @@ main (int argc, char **argv)
   if (helper.owner_id != 0)
     g_bus_unown_name (helper.owner_id);
   g_dbus_connection_flush_sync (helper.bus, NULL, NULL);
+  g_clear_pointer (&watch, sg_table_watch_free);
   g_clear_pointer (&service, sg_gate_service_free);
   g_object_unref (helper.bus);
   g_main_loop_unref (helper.loop);

@@ -993,6 +993,13 @@ sg_nft_gate_is_persistent (SgNftGate *gate)
   return gate->persistent;
 }
 
+guint32
+sg_nft_gate_get_portid (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, 0);
+  return gate->portid;
+}
+
 guint64
 sg_nft_gate_last_batch_ns (SgNftGate *gate)
 {

@@ -72,6 +72,10 @@ gboolean sg_nft_gate_flush_grants (SgNftGate *gate, GError **error);
 gboolean sg_nft_gate_is_owned (SgNftGate *gate);
 gboolean sg_nft_gate_is_persistent (SgNftGate *gate);
 
+/* The netlink port id the gate's changes come from (nf_tables notifications
+ * carry it, so the gate's own changes can be told from others'). */
+guint32 sg_nft_gate_get_portid (SgNftGate *gate);
+
 /* Wall time of the last batch's send + ACK, in nanoseconds (for benchmarks). */
 guint64 sg_nft_gate_last_batch_ns (SgNftGate *gate);
 

@@ -48,3 +48,28 @@ sg_sd_notify (const char *state, GError **error)
     }
   return TRUE;
 }
+
+static gboolean
+watchdog_ping (gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!sg_sd_notify ("WATCHDOG=1", &error))
+    g_warning ("Could not ping the watchdog: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+guint
+sg_sd_watchdog_start (void)
+{
+  const char *usec_text = g_getenv ("WATCHDOG_USEC");
+  const char *pid_text = g_getenv ("WATCHDOG_PID");
+  guint64 usec;
+
+  if (usec_text == NULL || !g_ascii_string_to_unsigned (usec_text, 10, 1, G_MAXUINT64, &usec, NULL))
+    return 0;
+  if (pid_text != NULL && g_ascii_strtoull (pid_text, NULL, 10) != (guint64) getpid ())
+    return 0;
+  watchdog_ping (NULL);
+  return g_timeout_add (MAX (usec / 2000, 1), watchdog_ping, NULL);
+}
