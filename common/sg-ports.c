@@ -80,15 +80,17 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
                        SG_PORTS_MAX_PER_SEAT);
           return FALSE;
         }
+      /* Check the whole item against the ports before it, which are sorted. */
+      for (guint port = first; port <= last; port++)
+        if (sg_ports_contains ((const guint16 *) (void *) ports->data, ports->len, (guint16) port))
+          {
+            g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                         "port %u is listed twice: list each port once", port);
+            return FALSE;
+          }
       for (guint port = first; port <= last; port++)
         {
           guint16 p16 = (guint16) port;
-          if (sg_ports_contains ((const guint16 *) (void *) ports->data, ports->len, p16))
-            {
-              g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
-                           "port %u is listed twice: list each port once", port);
-              return FALSE;
-            }
           g_array_append_val (ports, p16);
         }
       g_array_sort (ports, compare_port);

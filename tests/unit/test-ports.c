@@ -69,6 +69,8 @@ test_bad_items_refused (void)
   assert_refused ("5930-", "is not a port");
   assert_refused ("5930;5930", "listed twice");
   assert_refused ("5930-5935;5933", "listed twice");
+  assert_refused ("5935;5930-5940", "listed twice");
+  assert_refused ("7;3-7", "listed twice");
   assert_refused ("", "no ports");
   assert_refused (" ; ;", "no ports");
   assert_refused ("1-65535", "at most");
