@@ -1,0 +1,423 @@
+#include "tray.h"
+
+#include <unistd.h>
+
+#include "sg-build-config.h"
+
+#define SNI_IFACE "org.kde.StatusNotifierItem"
+#define WATCHER_NAME "org.kde.StatusNotifierWatcher"
+#define WATCHER_PATH "/StatusNotifierWatcher"
+#define WATCHER_IFACE "org.kde.StatusNotifierWatcher"
+
+/* clang-format off */
+static const char item_xml[] =
+  "<node>"
+  " <interface name='org.kde.StatusNotifierItem'>"
+  "  <property name='Category' type='s' access='read'/>"
+  "  <property name='Id' type='s' access='read'/>"
+  "  <property name='Title' type='s' access='read'/>"
+  "  <property name='Status' type='s' access='read'/>"
+  "  <property name='WindowId' type='i' access='read'/>"
+  "  <property name='IconThemePath' type='s' access='read'/>"
+  "  <property name='Menu' type='o' access='read'/>"
+  "  <property name='ItemIsMenu' type='b' access='read'/>"
+  "  <property name='IconName' type='s' access='read'/>"
+  "  <property name='IconPixmap' type='a(iiay)' access='read'/>"
+  "  <property name='OverlayIconName' type='s' access='read'/>"
+  "  <property name='OverlayIconPixmap' type='a(iiay)' access='read'/>"
+  "  <property name='AttentionIconName' type='s' access='read'/>"
+  "  <property name='AttentionIconPixmap' type='a(iiay)' access='read'/>"
+  "  <property name='AttentionMovieName' type='s' access='read'/>"
+  "  <property name='ToolTip' type='(sa(iiay)ss)' access='read'/>"
+  "  <method name='ContextMenu'>"
+  "   <arg name='x' type='i' direction='in'/><arg name='y' type='i' direction='in'/>"
+  "  </method>"
+  "  <method name='Activate'>"
+  "   <arg name='x' type='i' direction='in'/><arg name='y' type='i' direction='in'/>"
+  "  </method>"
+  "  <method name='SecondaryActivate'>"
+  "   <arg name='x' type='i' direction='in'/><arg name='y' type='i' direction='in'/>"
+  "  </method>"
+  "  <method name='Scroll'>"
+  "   <arg name='delta' type='i' direction='in'/>"
+  "   <arg name='orientation' type='s' direction='in'/>"
+  "  </method>"
+  "  <signal name='NewTitle'/>"
+  "  <signal name='NewIcon'/>"
+  "  <signal name='NewAttentionIcon'/>"
+  "  <signal name='NewOverlayIcon'/>"
+  "  <signal name='NewToolTip'/>"
+  "  <signal name='NewStatus'><arg name='status' type='s'/></signal>"
+  " </interface>"
+  "</node>";
+/* clang-format on */
+
+struct _SgTray
+{
+  GDBusConnection *bus;
+  SgTrayCallbacks callbacks;
+  gpointer user_data;
+  char *menu_path;
+  char *bus_name;
+  char *icon_theme_path;
+
+  guint registration;
+  guint own_id;
+  guint watch_id;
+  guint host_sub[2];
+  gboolean name_owned;
+  char *watcher;             /* the watcher's unique name, while there is one */
+  GCancellable *cancellable; /* calls to the current watcher */
+  SgTrayVisibility visibility;
+
+  SgStatus status;
+};
+
+static const char *
+status_word (const SgStatus *status)
+{
+  /* Passive lets a host tuck the item away: nothing to do when not granted. */
+  switch (status->kind)
+    {
+    case SG_STATUS_GRANTED:
+    case SG_STATUS_UNAVAILABLE:
+      return "Active";
+    case SG_STATUS_NOT_GRANTED:
+    case SG_STATUS_STARTING:
+    default:
+      return "Passive";
+    }
+}
+
+static GVariant *
+tooltip_variant (const SgStatus *status)
+{
+  g_autofree char *headline = sg_status_headline (status);
+  g_autofree char *detail = sg_status_detail (status);
+  g_autofree char *escaped = g_markup_escape_text (detail ? detail : "", -1);
+
+  /* Hosts render the description as markup. */
+  return g_variant_new ("(s@a(iiay)ss)", sg_status_icon_name (status),
+                        g_variant_new ("a(iiay)", NULL), headline, escaped);
+}
+
+static GVariant *
+get_property (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+              const char *name, GError **error, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  if (g_str_equal (name, "Category"))
+    return g_variant_new_string ("SystemServices");
+  if (g_str_equal (name, "Id"))
+    return g_variant_new_string ("seatgate-agent");
+  if (g_str_equal (name, "Title"))
+    return g_variant_new_take_string (sg_status_headline (&tray->status));
+  if (g_str_equal (name, "Status"))
+    return g_variant_new_string (status_word (&tray->status));
+  if (g_str_equal (name, "WindowId"))
+    return g_variant_new_int32 (0);
+  if (g_str_equal (name, "IconThemePath"))
+    return g_variant_new_string (tray->icon_theme_path);
+  if (g_str_equal (name, "Menu"))
+    return g_variant_new_object_path (tray->menu_path);
+  if (g_str_equal (name, "ItemIsMenu"))
+    return g_variant_new_boolean (FALSE);
+  if (g_str_equal (name, "IconName"))
+    return g_variant_new_string (sg_status_icon_name (&tray->status));
+  if (g_str_equal (name, "OverlayIconName") || g_str_equal (name, "AttentionIconName")
+      || g_str_equal (name, "AttentionMovieName"))
+    return g_variant_new_string ("");
+  if (g_str_equal (name, "IconPixmap") || g_str_equal (name, "OverlayIconPixmap")
+      || g_str_equal (name, "AttentionIconPixmap"))
+    return g_variant_new ("a(iiay)", NULL);
+  if (g_str_equal (name, "ToolTip"))
+    return tooltip_variant (&tray->status);
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "No property %s", name);
+  return NULL;
+}
+
+static void
+method_call (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+             const char *method, GVariant *params, GDBusMethodInvocation *invocation,
+             gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  g_debug ("Tray: %s from %s", method, sender);
+  /* ContextMenu, SecondaryActivate and Scroll have nothing to do: the host
+   * shows the Menu itself. */
+  g_dbus_method_invocation_return_value (invocation, NULL);
+  if (g_str_equal (method, "Activate"))
+    tray->callbacks.activate (tray, tray->user_data);
+}
+
+static const GDBusInterfaceVTable item_vtable = { method_call, get_property, NULL, { 0 } };
+
+static void
+tray_set_visibility (SgTray *tray, SgTrayVisibility visibility)
+{
+  if (tray->visibility == visibility)
+    return;
+  g_debug ("Tray: %s", visibility == SG_TRAY_SHOWN    ? "shown"
+                       : visibility == SG_TRAY_HIDDEN ? "hidden"
+                                                      : "unknown");
+  tray->visibility = visibility;
+  tray->callbacks.visibility_changed (tray, tray->user_data);
+}
+
+static void
+on_host_registered_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  SgTray *tray = user_data;
+  gboolean host = TRUE;
+  if (reply != NULL)
+    {
+      g_autoptr (GVariant) value = NULL;
+      g_variant_get (reply, "(v)", &value);
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        host = g_variant_get_boolean (value);
+    }
+  else
+    {
+      /* A watcher without the property: trust that it has a host. */
+      g_debug ("Tray: the watcher does not say whether a host is there: %s", error->message);
+    }
+  if (!host)
+    g_message ("Tray: a StatusNotifierWatcher runs but no tray shows items");
+  tray_set_visibility (tray, host ? SG_TRAY_SHOWN : SG_TRAY_HIDDEN);
+}
+
+static void
+tray_check_host (SgTray *tray)
+{
+  g_dbus_connection_call (tray->bus, tray->watcher, WATCHER_PATH, "org.freedesktop.DBus.Properties",
+                          "Get",
+                          g_variant_new ("(ss)", WATCHER_IFACE, "IsStatusNotifierHostRegistered"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                          tray->cancellable, on_host_registered_reply, tray);
+}
+
+static void
+on_register_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  SgTray *tray = user_data;
+  if (reply == NULL)
+    {
+      g_dbus_error_strip_remote_error (error);
+      g_warning ("Tray: the StatusNotifierWatcher refused the item: %s", error->message);
+      tray_set_visibility (tray, SG_TRAY_HIDDEN);
+      return;
+    }
+  g_message ("Tray: registered %s with the StatusNotifierWatcher", tray->bus_name);
+  tray_check_host (tray);
+}
+
+static void
+tray_register (SgTray *tray)
+{
+  if (!tray->name_owned || tray->watcher == NULL)
+    return;
+  g_dbus_connection_call (tray->bus, tray->watcher, WATCHER_PATH, WATCHER_IFACE,
+                          "RegisterStatusNotifierItem", g_variant_new ("(s)", tray->bus_name), NULL,
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, tray->cancellable, on_register_reply,
+                          tray);
+}
+
+static void
+on_host_signal (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                const char *signal, GVariant *params, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  /* Only once registered: before that, the registration reply decides. */
+  if (tray->watcher == NULL || tray->visibility == SG_TRAY_UNKNOWN)
+    return;
+  g_debug ("Tray: %s", signal);
+  tray_check_host (tray);
+}
+
+static void
+on_watcher_appeared (GDBusConnection *bus, const char *name, const char *owner, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  g_cancellable_cancel (tray->cancellable);
+  g_object_unref (tray->cancellable);
+  tray->cancellable = g_cancellable_new ();
+  g_free (tray->watcher);
+  tray->watcher = g_strdup (owner);
+  g_debug ("Tray: StatusNotifierWatcher is %s", owner);
+  tray_set_visibility (tray, SG_TRAY_UNKNOWN);
+  tray_register (tray);
+}
+
+static void
+on_watcher_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  g_cancellable_cancel (tray->cancellable);
+  if (tray->watcher != NULL)
+    g_message ("Tray: the StatusNotifierWatcher left");
+  g_clear_pointer (&tray->watcher, g_free);
+  tray_set_visibility (tray, SG_TRAY_HIDDEN);
+}
+
+static void
+on_name_acquired (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  tray->name_owned = TRUE;
+  if (tray->watch_id == 0)
+    tray->watch_id
+        = g_bus_watch_name_on_connection (tray->bus, WATCHER_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                          on_watcher_appeared, on_watcher_vanished, tray, NULL);
+  else
+    tray_register (tray);
+}
+
+static void
+on_name_lost (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  SgTray *tray = user_data;
+
+  g_warning ("Tray: could not own %s on the session bus", name);
+  tray->name_owned = FALSE;
+  tray_set_visibility (tray, SG_TRAY_HIDDEN);
+}
+
+/* The item names its icons; a host finds them in the icon theme, or, where
+ * we are installed outside the theme's search path, in IconThemePath. */
+static char *
+find_icon_theme_path (void)
+{
+  const char *const *dirs = g_get_system_data_dirs ();
+  g_autofree char *ours = g_canonicalize_filename (SG_DATADIR, "/");
+  for (gsize i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *dir = g_canonicalize_filename (dirs[i], "/");
+      if (g_str_equal (dir, ours))
+        return g_strdup ("");
+    }
+  return g_build_filename (SG_DATADIR, "icons", NULL);
+}
+
+SgTray *
+sg_tray_new (GDBusConnection *session_bus, const char *menu_path, const SgTrayCallbacks *callbacks,
+             gpointer user_data, GError **error)
+{
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (item_xml, error);
+  SgTray *tray;
+
+  if (info == NULL)
+    return NULL;
+  tray = g_new0 (SgTray, 1);
+  tray->bus = g_object_ref (session_bus);
+  tray->callbacks = *callbacks;
+  tray->user_data = user_data;
+  tray->menu_path = g_strdup (menu_path);
+  tray->bus_name = g_strdup_printf ("org.kde.StatusNotifierItem-%d-1", (int)getpid ());
+  tray->icon_theme_path = find_icon_theme_path ();
+  tray->cancellable = g_cancellable_new ();
+  tray->visibility = SG_TRAY_UNKNOWN;
+  tray->registration = g_dbus_connection_register_object (
+      session_bus, SG_TRAY_PATH, info->interfaces[0], &item_vtable, tray, NULL, error);
+  if (tray->registration == 0)
+    {
+      sg_tray_free (tray);
+      return NULL;
+    }
+  /* Only the host signals: the item ones come with every app's icon. */
+  tray->host_sub[0] = g_dbus_connection_signal_subscribe (
+      session_bus, WATCHER_NAME, WATCHER_IFACE, "StatusNotifierHostRegistered", WATCHER_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_host_signal, tray, NULL);
+  tray->host_sub[1] = g_dbus_connection_signal_subscribe (
+      session_bus, WATCHER_NAME, WATCHER_IFACE, "StatusNotifierHostUnregistered", WATCHER_PATH,
+      NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_host_signal, tray, NULL);
+  tray->own_id = g_bus_own_name_on_connection (session_bus, tray->bus_name,
+                                               G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                               on_name_acquired, on_name_lost, tray, NULL);
+  return tray;
+}
+
+void
+sg_tray_free (SgTray *tray)
+{
+  if (tray == NULL)
+    return;
+  g_cancellable_cancel (tray->cancellable);
+  g_clear_object (&tray->cancellable);
+  if (tray->watch_id != 0)
+    g_bus_unwatch_name (tray->watch_id);
+  if (tray->own_id != 0)
+    g_bus_unown_name (tray->own_id);
+  for (gsize i = 0; i < G_N_ELEMENTS (tray->host_sub); i++)
+    if (tray->host_sub[i] != 0)
+      g_dbus_connection_signal_unsubscribe (tray->bus, tray->host_sub[i]);
+  if (tray->registration != 0)
+    g_dbus_connection_unregister_object (tray->bus, tray->registration);
+  sg_status_clear (&tray->status);
+  g_object_unref (tray->bus);
+  g_free (tray->watcher);
+  g_free (tray->menu_path);
+  g_free (tray->bus_name);
+  g_free (tray->icon_theme_path);
+  g_free (tray);
+}
+
+static void
+emit (SgTray *tray, const char *signal, GVariant *params)
+{
+  g_dbus_connection_emit_signal (tray->bus, NULL, SG_TRAY_PATH, SNI_IFACE, signal, params, NULL);
+}
+
+void
+sg_tray_set_status (SgTray *tray, const SgStatus *status)
+{
+  SgStatus old = { 0 };
+
+  if (sg_status_equal (&tray->status, status))
+    return;
+  sg_status_copy (&old, &tray->status);
+  sg_status_copy (&tray->status, status);
+
+  if (!g_str_equal (status_word (&old), status_word (status)))
+    emit (tray, "NewStatus", g_variant_new ("(s)", status_word (status)));
+  if (!g_str_equal (sg_status_icon_name (&old), sg_status_icon_name (status)))
+    emit (tray, "NewIcon", NULL);
+  g_autofree char *old_title = sg_status_headline (&old);
+  g_autofree char *new_title = sg_status_headline (status);
+  if (!g_str_equal (old_title, new_title))
+    emit (tray, "NewTitle", NULL);
+  g_autoptr (GVariant) old_tip = g_variant_ref_sink (tooltip_variant (&old));
+  g_autoptr (GVariant) new_tip = g_variant_ref_sink (tooltip_variant (status));
+  if (!g_variant_equal (old_tip, new_tip))
+    emit (tray, "NewToolTip", NULL);
+  sg_status_clear (&old);
+}
+
+SgTrayVisibility
+sg_tray_get_visibility (const SgTray *tray)
+{
+  return tray->visibility;
+}
+
+const char *
+sg_tray_get_bus_name (const SgTray *tray)
+{
+  return tray->bus_name;
+}

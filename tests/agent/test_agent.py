@@ -1,0 +1,582 @@
+'''seatgate-agent in the lab: the real agent as real uids, the real helper,
+logind and polkit stand-ins on a private system bus, and a private session
+bus with a StatusNotifierWatcher and a notification daemon stand-in.
+
+Each test is one behaviour of the agent (issue 3), named for it.'''
+
+import os
+import signal
+import subprocess
+import time
+
+from gi.repository import GLib
+
+from agent_lab import SETTLE, agent_path
+from seatgate_lab import (ACTION_GRANT, ACTION_MANAGE, ADMIN_UID, CONSOLE_SESSION, CONSOLE_UID,
+                          INACTIVE_SESSION, INACTIVE_UID, REMOTE_SESSION, REMOTE_UID, SEAT1_UID,
+                          wait_until)
+
+GRANTED = 'seatgate-granted'
+DENIED = 'seatgate-denied'
+UNAVAILABLE = 'seatgate-unavailable'
+URI = 'spice://127.0.0.1:5930'
+
+VIEWER_STUB = '''#!/bin/sh
+# Records how the agent started it: uid, then one argument a line.
+{ id -u; printf '%s\\n' "$@"; } > "$HOME/out/viewer.$$.tmp"
+mv "$HOME/out/viewer.$$.tmp" "$HOME/out/viewer.$$"
+exit "${VIEWER_STATUS:-0}"
+'''
+
+
+def viewer_runs(agent):
+    '''[[uid, args...]] of each run of the viewer stub by this agent's user.'''
+    out_dir = os.path.join(agent.home, 'out')
+    runs = []
+    for name in sorted(os.listdir(out_dir)):
+        if name.startswith('viewer.') and not name.endswith('.tmp'):
+            with open(os.path.join(out_dir, name), encoding='utf-8') as f:
+                runs.append(f.read().splitlines())
+    return runs
+
+
+def reason(props):
+    '''The tooltip's description: the reason, or the address when granted.'''
+    return props['ToolTip'][3]
+
+
+def switch_away(lab):
+    lab.logind.activate(INACTIVE_SESSION)
+
+
+def switch_back(lab):
+    lab.logind.activate(CONSOLE_SESSION)
+
+
+def unrelated_events(lab):
+    '''Things that change on the bus but not for the console agent.'''
+    lab.logind.set_property(CONSOLE_SESSION, 'IdleHint', GLib.Variant('b', True), emit=True)
+    lab.logind.add_session('9', INACTIVE_UID, seat='seat0', active=False)
+    lab.logind.remove_session('9')
+    lab.logind.set_property(CONSOLE_SESSION, 'IdleHint', GLib.Variant('b', False), emit=True)
+
+
+# --- session logic ---------------------------------------------------------
+
+def test_console_agent_obtains_the_grant_on_start(desk, helper, lab):
+    console = lab.actor(CONSOLE_UID)
+    assert console.connect('127.0.0.1') == 'refused'
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    wait_until(lambda: ('seat0', CONSOLE_UID, [5930]) in lab.gate.grants(), SETTLE,
+               what='the helper to grant uid 1000')
+    assert console.connect('127.0.0.1') == 'ok'
+    assert console.connect('::1') == 'ok'
+    assert agent.grant_calls() == 1
+    assert agent.wait_state(GRANTED)
+
+
+def test_remote_agent_does_not_ask_and_shows_why(desk, helper, lab):
+    agent = desk.agent(REMOTE_UID, REMOTE_SESSION)
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'remote session'
+    assert agent.grant_calls() == 0
+    assert lab.gate.grants() == []
+
+
+def test_inactive_agent_does_not_ask_and_shows_why(desk, helper, lab):
+    agent = desk.agent(INACTIVE_UID, INACTIVE_SESSION)
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'not the active session on seat0'
+    assert agent.grant_calls() == 0
+    assert lab.gate.grants() == []
+
+
+def test_agent_on_a_seat_without_gated_ports_does_not_ask(desk, helper, lab):
+    lab.logind.add_session('7', SEAT1_UID, seat='seat1', active=True)
+    agent = desk.agent(SEAT1_UID, '7')
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'no VM port is gated on seat1'
+    assert agent.grant_calls() == 0
+
+
+def test_seat_switch_away_and_back_is_followed_without_restart(desk, helper, lab):
+    console = lab.actor(CONSOLE_UID)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+
+    switch_away(lab)
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'not the active session on seat0'
+    assert props['Status'] == 'Passive'
+    assert lab.gate.grants() == []
+    assert console.connect('127.0.0.1') == 'refused'
+
+    switch_back(lab)
+    props = agent.wait_state(GRANTED)
+    assert props['Status'] == 'Active'
+    assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+    assert console.connect('127.0.0.1') == 'ok'
+    assert agent.running()
+    assert agent.grant_calls() == 2
+
+
+def test_helper_killed_and_restarted_is_asked_again(desk, helper, lab):
+    console = lab.actor(CONSOLE_UID)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+
+    helper.stop(signal.SIGKILL)
+    props = agent.wait_state(UNAVAILABLE)
+    assert 'not running' in reason(props)
+
+    lab.start_helper()
+    agent.wait_state(GRANTED)
+    wait_until(lambda: lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])], SETTLE,
+               what='the new helper to grant uid 1000')
+    assert console.connect('127.0.0.1') == 'ok'
+    assert agent.grant_calls() == 2
+
+
+def test_agent_started_before_the_helper_waits_for_it(desk, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(UNAVAILABLE)
+    assert agent.grant_calls() == 0
+    lab.start_helper()
+    agent.wait_state(GRANTED)
+    assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+
+
+def test_killed_agent_loses_the_grant(desk, helper, lab):
+    console = lab.actor(CONSOLE_UID)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    mark = lab.gate.mark()
+
+    agent.kill(signal.SIGKILL)
+    assert lab.gate.wait_signal('Revoked', ('seat0', CONSOLE_UID, 'disconnected'), since=mark,
+                                timeout=SETTLE)
+    assert lab.gate.grants() == []
+    assert console.connect('127.0.0.1') == 'refused'
+
+
+def test_agent_exits_when_its_session_is_removed(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    lab.logind.remove_session(CONSOLE_SESSION)
+    assert agent.wait_exit() == 0
+    assert 'Session 2 ended' in agent.log()
+
+
+def test_agent_exits_when_its_session_is_closing(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    # Logout: logind marks the session closing (no signal) and the seat
+    # moves to the greeter (Active changes, with a signal).
+    lab.logind.set_state(CONSOLE_SESSION, 'closing')
+    lab.logind.deactivate('seat0')
+    assert agent.wait_exit() == 0
+
+
+def test_agent_without_a_session_bus_still_obtains_the_grant(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION,
+                       env={'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nonexistent/bus'})
+    wait_until(lambda: lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])], SETTLE,
+               what='the grant')
+    assert agent.running()
+    assert 'No session bus' in agent.log()
+
+
+def test_agent_exits_when_the_session_bus_goes(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    desk.bus.proc.terminate()
+    assert agent.wait_exit() == 0
+    wait_until(lambda: lab.gate.grants() == [], SETTLE, what='the grant to end')
+
+
+def test_agent_finds_its_session_by_pid(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, None, hold=True)
+    lab.logind.add_pid(CONSOLE_SESSION, agent.pid)
+    agent.release_hold()
+    agent.wait_state(GRANTED)
+    assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+
+
+def test_agent_outside_any_session_does_not_ask(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, None)
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'not in a login session'
+    assert agent.grant_calls() == 0
+
+
+def test_refused_grant_is_not_retried_until_something_changes(desk, helper, lab):
+    lab.polkit.set_allowed([])
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_state(DENIED)
+    assert 'not the active session' not in reason(props)
+    refusal = reason(props)
+
+    unrelated_events(lab)
+    # The switch comes after those events on the bus: once the agent shows
+    # it, it has seen them all.
+    switch_away(lab)
+    agent.wait_item(lambda p: reason(p) == 'not the active session on seat0')
+    assert agent.grant_calls() == 1
+
+    # Becoming active again is a change: asked once more, refused once more.
+    switch_back(lab)
+    agent.wait_item(lambda p: reason(p) == refusal)
+    wait_until(lambda: agent.grant_calls() == 2, SETTLE, what='the second Grant ()')
+
+    # polkit alone changing is not seen; a helper restart is.
+    lab.polkit.set_allowed([ACTION_GRANT])
+    lab.helper.stop()
+    agent.wait_state(UNAVAILABLE)
+    lab.start_helper()
+    agent.wait_state(GRANTED)
+    assert agent.grant_calls() == 3
+
+
+def test_revoked_grant_is_shown_and_not_asked_again(desk, helper, lab):
+    lab.polkit.set_allowed([ACTION_GRANT, ACTION_MANAGE])
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    admin = lab.actor(ADMIN_UID)
+    assert admin.revoke(CONSOLE_UID).ok
+
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'an administrator ended the grant'
+    unrelated_events(lab)
+    switch_away(lab)
+    agent.wait_item(lambda p: reason(p) == 'not the active session on seat0')
+    assert agent.grant_calls() == 1
+    assert lab.gate.grants() == []
+
+    switch_back(lab)
+    agent.wait_state(GRANTED)
+    assert agent.grant_calls() == 2
+
+
+# --- tray --------------------------------------------------------------------
+
+def test_item_registers_with_the_watcher(desk, helper, lab):
+    watcher = desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_state(GRANTED)
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE,
+               what='the item to register')
+    owner = desk.bus.client.name_owner(agent.item_name)
+    assert (owner, agent.item_name) in [tuple(r) for r in watcher.mock('GetRegistrations')[0]]
+    assert props['Id'] == 'seatgate-agent'
+    assert props['Category'] == 'SystemServices'
+    assert props['Menu'] == '/MenuBar'
+    assert props['ItemIsMenu'] is False
+    # The build's datadir (/usr/local/share) is on the default XDG_DATA_DIRS.
+    assert props['IconThemePath'] == ''
+
+
+def test_item_names_its_icon_dir_when_outside_the_theme_path(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, env={'XDG_DATA_DIRS': '/usr/share'})
+    props = agent.wait_state(GRANTED)
+    assert props['IconThemePath'].endswith('/share/icons')
+    assert props['IconThemePath'] != '/usr/share/icons'
+
+
+def test_item_properties_and_signals_follow_each_state(desk, helper, lab):
+    desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_state(GRANTED)
+    assert (props['Status'], props['IconName']) == ('Active', GRANTED)
+    assert props['Title'] == 'VM console: yours (port 5930)'
+    assert props['ToolTip'][0] == GRANTED
+    assert props['ToolTip'][2] == 'VM console: yours (port 5930)'
+    assert URI in props['ToolTip'][3]
+    owner = desk.bus.client.name_owner(agent.item_name)
+
+    def signals_since(mark):
+        return [(s.member, tuple(s.args)) for s in
+                desk.bus.client.find_signals(interface='org.kde.StatusNotifierItem', since=mark)
+                if s.sender == owner]
+
+    mark = desk.bus.client.mark()
+    switch_away(lab)
+    props = agent.wait_state(DENIED)
+    assert (props['Status'], props['Title']) == ('Passive', 'VM console: not yours')
+    assert props['ToolTip'][2] == 'VM console: not yours'
+    assert props['ToolTip'][3] == 'not the active session on seat0'
+    wait_until(lambda: {'NewIcon', 'NewStatus', 'NewToolTip', 'NewTitle'} <=
+               {m for m, _a in signals_since(mark)}, SETTLE, what='the change signals')
+    assert ('NewStatus', ('Passive',)) in signals_since(mark)
+
+    mark = desk.bus.client.mark()
+    lab.helper.stop()
+    props = agent.wait_state(UNAVAILABLE)
+    assert (props['Status'], props['Title']) == ('Active', 'VM console: gate unavailable')
+    assert props['ToolTip'][3] == 'the seatgate helper is not running'
+    wait_until(lambda: ('NewStatus', ('Active',)) in signals_since(mark), SETTLE,
+               what='NewStatus Active')
+
+
+def test_item_reregisters_after_the_watcher_restarts(desk, helper, lab):
+    first = desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+
+    first.stop()
+    second = desk.start_watcher()
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE,
+               what='registration with the new watcher')
+    assert [r[1] for r in second.mock('GetRegistrations')[0]] == [agent.item_name]
+
+
+def test_menu_offers_what_the_user_can_use(desk, helper, lab):
+    desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    revision, root, items = agent.menu_layout()
+    assert root == {'children-display': 'submenu'}
+    # No clipboard tool on this desk: no "Copy address".
+    assert items == [(1, {'label': '_Open VM console', 'enabled': True}),
+                     (2, {'label': 'Yours: ' + URI, 'enabled': False})]
+    assert agent.menu_call('AboutToShow', 'i', (0,)) == (False,)
+    assert agent.menu_call('GetGroupProperties', 'aias', ([1, 2], ['enabled'])) == \
+        ([(1, {'enabled': True}), (2, {'enabled': False})],)
+    version = desk.bus.client.get_property(agent.item_name, '/MenuBar', 'com.canonical.dbusmenu',
+                                           'Version')
+    assert version >= 3
+
+    owner = desk.bus.client.name_owner(agent.item_name)
+    mark = desk.bus.client.mark()
+    switch_away(lab)
+    agent.wait_state(DENIED)
+    new_revision, _root, items = agent.menu_layout()
+    assert new_revision > revision
+    assert items == [(1, {'label': '_Open VM console', 'enabled': False}),
+                     (2, {'label': 'Not yours: not the active session on seat0', 'enabled': False})]
+    wait_until(lambda: desk.bus.client.find_signals('LayoutUpdated', 'com.canonical.dbusmenu',
+                                                    since=mark,
+                                                    match=lambda s: s.sender == owner),
+               SETTLE, what='LayoutUpdated')
+
+
+def test_menu_open_runs_the_configured_viewer(desk, helper, lab):
+    desk.install_stub('fake-viewer', VIEWER_STUB)
+    desk.write_agent_conf(CONSOLE_UID, '[Agent]\nViewerCommand=fake-viewer --uri %u --port %p "a b"\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.menu_call('Event', 'isvu', (1, 'clicked', GLib.Variant('s', ''), 0))
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert runs == [[str(CONSOLE_UID), '--uri', URI, '--port', '5930', 'a b']]
+
+
+def test_activate_runs_the_default_viewer(desk, helper, lab):
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert runs == [[str(CONSOLE_UID), URI]]
+
+
+def test_open_does_nothing_without_the_grant(desk, helper, lab):
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    agent = desk.agent(INACTIVE_UID, INACTIVE_SESSION)
+    agent.wait_state(DENIED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    agent.menu_call('Event', 'isvu', (1, 'clicked', GLib.Variant('s', ''), 0))
+    wait_until(lambda: agent.log().count('Not opening the VM console') == 2, SETTLE,
+               what='the agent to decline')
+    assert viewer_runs(agent) == []
+
+
+def test_viewer_that_fails_to_start_is_notified(desk, helper, lab):
+    desk.start_watcher()
+    desk.start_notifications()
+    desk.write_agent_conf(CONSOLE_UID, '[Agent]\nViewerCommand=/nonexistent/viewer %u\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert len(sent) == 1
+    summary, body, _replaces, _actions = sent[0]
+    assert summary == 'The VM viewer could not start'
+    assert '/nonexistent/viewer' in body
+
+
+def test_viewer_that_fails_is_notified(desk, helper, lab):
+    desk.start_watcher()
+    desk.start_notifications()
+    desk.install_stub('fake-viewer', VIEWER_STUB)
+    desk.write_agent_conf(CONSOLE_UID, '[Agent]\nViewerCommand=env VIEWER_STATUS=3 fake-viewer\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert [(s[0], s[1]) for s in sent] == [('The VM viewer failed', 'env exited with status 3.')]
+
+
+def test_broken_agent_conf_is_reported_and_the_default_used(desk, helper, lab):
+    desk.start_watcher()
+    desk.start_notifications()
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    desk.write_agent_conf(CONSOLE_UID, '[Gate]\nAlwaysAllow=1000\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert runs == [[str(CONSOLE_UID), URI]]
+    sent = desk.notifications_sent()
+    assert len(sent) == 1 and 'agent.conf' in sent[0][0] and 'agent.conf' in sent[0][1]
+
+
+def test_copy_address_hands_the_uri_to_the_clipboard_tool(desk, helper, lab):
+    desk.install_stub('xclip', '''#!/bin/sh
+{ printf '%s\\n' "$*"; cat; } > "$HOME/out/clip.tmp" && mv "$HOME/out/clip.tmp" "$HOME/out/clip"
+''')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, env={'DISPLAY': ':99'})
+    agent.wait_state(GRANTED)
+    _rev, _root, items = agent.menu_layout()
+    assert (3, {'label': '_Copy address', 'enabled': True}) in items
+    agent.menu_call('Event', 'isvu', (3, 'clicked', GLib.Variant('s', ''), 0))
+    clip = os.path.join(agent.home, 'out', 'clip')
+    wait_until(lambda: os.path.exists(clip), SETTLE, what='the clipboard tool to run')
+    with open(clip, encoding='utf-8') as f:
+        assert f.read() == '-selection clipboard\n' + URI
+
+
+# --- notifications -----------------------------------------------------------
+
+def test_without_watcher_one_notification_per_state_change(desk, helper, lab):
+    desk.start_notifications()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+
+    def wait_count(n):
+        return wait_until(lambda: len(desk.notifications_sent()) >= n and desk.notifications_sent(),
+                          SETTLE, what=f'{n} notifications')
+
+    sent = wait_count(1)
+    assert sent[0][0] == 'VM console: yours (port 5930)'
+    assert URI in sent[0][1]
+    assert 'open' in sent[0][3]
+
+    # Each step below is announced once; what comes between is not.
+    unrelated_events(lab)
+    switch_away(lab)
+    sent = wait_count(2)
+    assert (sent[1][0], sent[1][1]) == ('VM console: not yours', 'not the active session on seat0')
+    assert sent[1][2] != 0, 'a state notification replaces the one before'
+
+    unrelated_events(lab)
+    switch_back(lab)
+    sent = wait_count(3)
+    assert sent[2][0] == 'VM console: yours (port 5930)'
+
+    lab.helper.stop()
+    sent = wait_count(4)
+    assert (sent[3][0], sent[3][1]) == ('VM console: gate unavailable',
+                                        'the seatgate helper is not running')
+    lab.start_helper()
+    sent = wait_count(5)
+    assert sent[4][0] == 'VM console: yours (port 5930)'
+
+    unrelated_events(lab)
+    switch_away(lab)
+    sent = wait_count(6)
+    assert len(sent) == 6
+    assert agent.running()
+
+
+def test_watcher_appearing_takes_over_from_notifications(desk, helper, lab):
+    desk.start_notifications()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    wait_until(lambda: len(desk.notifications_sent()) == 1, SETTLE, what='the first notification')
+
+    watcher = desk.start_watcher()
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    switch_away(lab)
+    agent.wait_state(DENIED)
+    # The tray shows this change; then the tray goes and the next change is
+    # a notification again, the only one since the first.
+    watcher.stop()
+    switch_back(lab)
+    sent = wait_until(lambda: len(desk.notifications_sent()) >= 2 and desk.notifications_sent(),
+                      SETTLE, what='the second notification')
+    assert [s[0] for s in sent] == ['VM console: yours (port 5930)'] * 2
+
+
+def test_watcher_without_a_host_falls_back_to_notifications(desk, helper, lab):
+    desk.start_notifications()
+    watcher = desk.start_watcher(host=False)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert sent[0][0] == 'VM console: yours (port 5930)'
+    assert agent.item_name in desk.registered_items()
+
+    watcher.mock('SetHostRegistered', 'b', (True,))
+    # Barrier: once the tray shows the switch, the host signal was handled.
+    switch_away(lab)
+    agent.wait_state(DENIED)
+    watcher.mock('SetHostRegistered', 'b', (False,))
+    switch_back(lab)
+    sent = wait_until(lambda: len(desk.notifications_sent()) >= 2 and desk.notifications_sent(),
+                      SETTLE, what='the second notification')
+    assert [s[0] for s in sent] == ['VM console: yours (port 5930)'] * 2
+
+
+def test_no_tray_option_uses_notifications_only(desk, helper, lab):
+    desk.start_watcher()
+    desk.start_notifications()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, args=('--no-tray', '--verbose'))
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert sent[0][0] == 'VM console: yours (port 5930)'
+    assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+    assert desk.registered_items() == []
+    assert desk.bus.client.name_owner(agent.item_name) is None
+
+
+def test_notification_action_opens_the_console(desk, helper, lab):
+    notifications = desk.start_notifications()
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    # The stand-in numbers notifications from 1.
+    notifications.mock('EmitSignal', 'sssav',
+                       ('org.freedesktop.Notifications', 'ActionInvoked', 'us',
+                        [GLib.Variant('u', 1), GLib.Variant('s', 'open')]))
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert runs == [[str(CONSOLE_UID), URI]]
+
+
+# --- footprint ---------------------------------------------------------------
+
+def test_idle_agent_makes_no_wakeups(desk, helper, lab):
+    desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, args=())
+    agent.wait_state(GRANTED)
+    # A moment for the replies to the last start-up calls.
+    time.sleep(0.5)
+    before = agent.context_switches()
+    time.sleep(3)
+    assert agent.context_switches() == before, 'an idle agent woke up: a timer or a poll?'
+
+
+# --- command line ------------------------------------------------------------
+
+def run_agent(*args):
+    env = {'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8', 'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=/nonexistent'}
+    return subprocess.run([agent_path()] + list(args), capture_output=True, text=True, env=env,
+                          timeout=SETTLE, stdin=subprocess.DEVNULL)
+
+
+def test_command_line_version_help_and_bad_options():
+    r = run_agent('--version')
+    assert (r.returncode, r.stdout.split()[0]) == (0, 'seatgate-agent')
+    r = run_agent('--help')
+    assert r.returncode == 0
+    for option in ('--no-tray', '--verbose', '--version', '--help'):
+        assert option in r.stdout
+    r = run_agent('--bogus')
+    assert r.returncode == 2 and '--bogus' in r.stderr
+    r = run_agent()
+    assert r.returncode == 1 and 'system bus' in r.stderr
