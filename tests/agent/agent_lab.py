@@ -192,6 +192,7 @@ class Agent:
         }
         if session_id is not None:
             environment['XDG_SESSION_ID'] = session_id
+        environment.update(desk.lab.sanitizer_env())
         environment.update(env or {})
         self.args = [agent_path()] + list(args)
         cmd = ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups'] + self.args

@@ -734,6 +734,7 @@ class Helper:
             'DBUS_SYSTEM_BUS_ADDRESS': lab.bus_address,
             'G_DEBUG': 'fatal-criticals',
         }
+        env.update(lab.sanitizer_env())
         try:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
                                          stderr=subprocess.STDOUT, env=env, cwd='/')
@@ -804,6 +805,10 @@ class Lab:
         self.keep = keep
         self.dir = tempfile.mkdtemp(prefix='seatgate-lab-')
         os.chmod(self.dir, 0o755)
+        # Sanitizer reports of every process the lab runs, whatever its uid.
+        self.sanitizer_dir = os.path.join(self.dir, 'sanitizer')
+        os.mkdir(self.sanitizer_dir)
+        os.chmod(self.sanitizer_dir, 0o1777)
         self.bus_address = None
         self.bus_proc = None
         self.client = None
@@ -821,6 +826,26 @@ class Lab:
 
     def __enter__(self):
         return self
+
+    def sanitizer_env(self):
+        '''The ASan/UBSan/LSan options of the test's environment (a sanitizer
+        build's run), with reports written under the lab: close() fails the
+        test on any report, whatever the process's exit status.'''
+        env = {}
+        for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'):
+            if var in os.environ:
+                tool = var.split('_')[0].lower()
+                env[var] = f'{os.environ[var]}:log_path={self.sanitizer_dir}/{tool}'
+        return env
+
+    def sanitizer_reports(self):
+        text = ''
+        for name in sorted(os.listdir(self.sanitizer_dir)):
+            with open(os.path.join(self.sanitizer_dir, name), errors='replace') as f:
+                report = f.read()
+            if report.strip():
+                text += f'--- {name}\n{report}\n'
+        return text
 
     def __exit__(self, *exc):
         self.close()
@@ -1124,5 +1149,8 @@ class Lab:
             self.bus_proc.terminate()
             self.bus_proc.wait(5)
             self._bus_log.close()
+        reports = self.sanitizer_reports()
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise LabError(f'sanitizer reports from the lab\'s processes:\n{reports}')

@@ -1,0 +1,535 @@
+/* seatgatectl doctor: looks at every part seatgate depends on and reports
+ * each thing that is wrong with how to fix it. Reads only. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "kernel-probe.h"
+#include "logind-info.h"
+#include "proc-net.h"
+#include "seatgatectl.h"
+#include "sg-build-config.h"
+#include "sg-config.h"
+#include "sg-error.h"
+#include "sg-ports.h"
+#include "table-info.h"
+
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_IFACE "org.freedesktop.PolicyKit1.Authority"
+/* PolkitImplicitAuthorization: 0 no, 1-4 authentication of some kind, 5 yes */
+#define IMPLICIT_AUTHORIZED 5
+
+/* The ports VM consoles use by convention (SPICE and VNC: 5900 + display). */
+#define CONSOLE_PORT_FIRST 5900
+#define CONSOLE_PORT_LAST 5999
+
+typedef enum
+{
+  SEVERITY_PROBLEM,
+  SEVERITY_WARNING,
+} Severity;
+
+typedef struct
+{
+  char *id;
+  Severity severity;
+  char *message;
+  char *fix;
+} Finding;
+
+static void
+finding_free (Finding *f)
+{
+  g_free (f->id);
+  g_free (f->message);
+  g_free (f->fix);
+  g_free (f);
+}
+
+typedef struct
+{
+  GPtrArray *findings;
+  GDBusConnection *bus; /* NULL if the system bus cannot be reached */
+  char *config_path;
+  SgConfig *config; /* the file's, or the default */
+  GArray *ports;    /* guint16: every gated port, ascending */
+  GPtrArray *seats; /* char*: every configured seat */
+  gboolean helper_running;
+} Doctor;
+
+G_GNUC_PRINTF (5, 6)
+static void
+add (Doctor *d, Severity severity, const char *id, const char *fix, const char *format, ...)
+{
+  Finding *f = g_new0 (Finding, 1);
+  va_list args;
+
+  va_start (args, format);
+  f->message = g_strdup_vprintf (format, args);
+  va_end (args);
+  f->id = g_strdup (id);
+  f->severity = severity;
+  f->fix = g_strdup (fix);
+  g_ptr_array_add (d->findings, f);
+}
+
+/* ---- config ---- */
+
+static void
+check_config (Doctor *d)
+{
+  g_autoptr (GError) error = NULL;
+
+  d->config = sg_config_load_file (d->config_path, &error);
+  if (d->config == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    add (d, SEVERITY_WARNING, "config-missing",
+         "Install it (seatgate ships one), or keep the default on purpose.",
+         "%s does not exist: seatgate-helper gates seat0's port 5930 only.", d->config_path);
+  else if (d->config == NULL)
+    {
+      g_autofree char *fix = g_strdup_printf (
+          "Correct the line it names, check it with \"seatgatectl check-config %s\", then "
+          "\"systemctl restart seatgate\".",
+          d->config_path);
+      add (d, SEVERITY_PROBLEM, "config-invalid", fix,
+           "The config is broken, so seatgate-helper will not start: %s", error->message);
+    }
+  if (d->config == NULL)
+    d->config = sg_config_new_default ();
+}
+
+/* Seats and ports: the running helper's, else the config's. */
+static void
+collect_seats (Doctor *d, GVariant *helper_seats)
+{
+  d->seats = g_ptr_array_new_with_free_func (g_free);
+  if (helper_seats == NULL)
+    {
+      d->ports = sg_config_all_ports (d->config);
+      for (guint i = 0; i < d->config->seats->len; i++)
+        g_ptr_array_add (d->seats, g_strdup (((SgSeatConfig *)d->config->seats->pdata[i])->name));
+      return;
+    }
+  GVariantIter iter;
+  const char *seat;
+  GVariant *ports;
+  d->ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+  g_variant_iter_init (&iter, helper_seats);
+  while (g_variant_iter_next (&iter, "(&s@aq)", &seat, &ports))
+    {
+      gsize n = 0;
+      const guint16 *p = g_variant_get_fixed_array (ports, &n, sizeof (guint16));
+      g_array_append_vals (d->ports, p, (guint)n);
+      g_ptr_array_add (d->seats, g_strdup (seat));
+      g_variant_unref (ports);
+    }
+}
+
+/* ---- helper ---- */
+
+static void
+check_helper (Doctor *d)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgGate1) proxy = NULL;
+  g_autoptr (GVariant) seats = NULL;
+
+  d->bus = sgctl_system_bus (&error);
+  if (d->bus == NULL)
+    {
+      add (d, SEVERITY_PROBLEM, "system-bus-unreachable",
+           "Start D-Bus (systemctl status dbus); seatgate needs the system bus.", "%s",
+           error->message);
+      collect_seats (d, NULL);
+      return;
+    }
+  proxy = sgctl_gate_proxy (d->bus, FALSE, &error);
+  if (proxy == NULL)
+    {
+      g_autoptr (GArray) pids = sgctl_processes_named ("seatgate-helper");
+      if (pids->len > 0)
+        add (d, SEVERITY_PROBLEM, "helper-not-on-bus",
+             "Check that io.github.seatgate.Gate1.conf is installed in the D-Bus system policy "
+             "directory (/usr/share/dbus-1/system.d) and that D-Bus reloaded it; \"journalctl -u "
+             "seatgate -b\" shows the helper's own messages.",
+             "seatgate-helper runs (pid %d) but does not own %s on the system bus: nobody can "
+             "be granted.",
+             g_array_index (pids, int, 0), SGCTL_BUS_NAME);
+      else
+        add (d, SEVERITY_PROBLEM, "helper-not-running",
+             "systemctl enable --now seatgate; \"journalctl -u seatgate -b\" tells why it stopped.",
+             "seatgate-helper is not running: nobody can be granted the VM console.");
+      collect_seats (d, NULL);
+      return;
+    }
+  d->helper_running = TRUE;
+  g_autoptr (GVariant) version = sgctl_gate_get_property (d->bus, "Version", NULL);
+  if (version != NULL && !g_str_equal (g_variant_get_string (version, NULL), SG_VERSION))
+    add (d, SEVERITY_WARNING, "version-mismatch",
+         "Restart seatgate after an upgrade: systemctl restart seatgate.",
+         "seatgate-helper is version %s, seatgatectl is %s.", g_variant_get_string (version, NULL),
+         SG_VERSION);
+  seats = sgctl_gate_get_property (d->bus, "Seats", NULL);
+  collect_seats (d, seats);
+}
+
+/* ---- table and kernel ---- */
+
+static void
+check_table (Doctor *d)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgctlTableInfo) table = sgctl_table_info_read (&error);
+
+  if (table == NULL)
+    {
+      add (d, SEVERITY_WARNING, "table-unreadable", "Run seatgatectl doctor as root.",
+           "The nftables table could not be checked: %s.", error->message);
+      return;
+    }
+  if (!table->present)
+    {
+      add (d, SEVERITY_PROBLEM, "table-missing",
+           "systemctl restart seatgate: the helper builds the table before it takes its bus "
+           "name. If it goes missing again, something replaces the whole ruleset (\"nft flush "
+           "ruleset\", a firewall manager): on Linux >= 6.9 the helper's owned, persistent table "
+           "survives that.",
+           "The nftables table inet seatgate is missing: every local user can reach the VM "
+           "console ports.");
+      return;
+    }
+  for (guint i = 0; i < d->ports->len; i++)
+    {
+      guint16 port = g_array_index (d->ports, guint16, i);
+      if (!sg_ports_contains ((const guint16 *)(void *)table->gated->data, table->gated->len, port))
+        add (d, SEVERITY_PROBLEM, "port-not-in-table",
+             "systemctl restart seatgate (the helper rebuilds the table from its config).",
+             "Port %u is configured but not gated by the table inet seatgate.", port);
+    }
+  if (!table->owned && sgctl_kernel_has_table_owner () == SGCTL_FEATURE_PRESENT
+      && d->config->table_mode != SG_TABLE_MODE_PLAIN)
+    add (d, SEVERITY_WARNING, "table-not-owned",
+         "Restart seatgate; with TableMode=auto the helper owns the table where the kernel "
+         "allows.",
+         "The table inet seatgate is not owned by the helper: any root process can change it.");
+}
+
+static void
+check_kernel (Doctor *d)
+{
+  g_autofree char *release = NULL;
+  guint major = 0, minor = 0;
+
+  sgctl_kernel_version (&major, &minor, &release);
+  if (sgctl_kernel_has_table_owner () == SGCTL_FEATURE_MISSING)
+    add (d, SEVERITY_WARNING, "kernel-no-table-owner",
+         "Use Linux >= 6.9 (Debian: a backports kernel) for an owned, persistent table.",
+         "Linux %s cannot give the helper its own table (owner flag: Linux >= 5.12): any root "
+         "process can change or remove it.",
+         release ? release : "?");
+  else if (sgctl_kernel_has_table_persist () == SGCTL_FEATURE_MISSING)
+    add (d, SEVERITY_WARNING, "kernel-no-table-persist",
+         "Use Linux >= 6.9 (Debian: a backports kernel). Until then the helper keeps a plain "
+         "table and puts it back when it is removed.",
+         "Linux %s cannot keep the helper's table after the helper stops (persist flag: Linux "
+         ">= 6.9): between a stop and the next start the ports are open.",
+         release ? release : "?");
+  if (sgctl_kernel_has_sock_destroy () == SGCTL_FEATURE_MISSING)
+    add (d, SEVERITY_WARNING, "kernel-no-sock-destroy",
+         "Use a kernel built with CONFIG_INET_DIAG_DESTROY=y (Debian's is).",
+         "This kernel cannot close other processes' TCP connections (sock_diag SOCK_DESTROY): "
+         "on a revoke the helper blocks the user's packets instead, and the VM notices late.");
+}
+
+/* ---- listeners ---- */
+
+static char *
+listener_owner (const SgctlListener *l, gboolean *is_qemu)
+{
+  g_autofree char *comm = NULL;
+  int pid = 0;
+
+  *is_qemu = FALSE;
+  if (!sgctl_socket_process (l->inode, &pid, &comm))
+    return g_strdup ("a process");
+  *is_qemu = g_str_has_prefix (comm, "qemu") || g_str_equal (comm, "kvm");
+  return g_strdup_printf ("%s (pid %d)", comm, pid);
+}
+
+static void
+check_listeners (Doctor *d)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) listeners = sgctl_tcp_listeners (&error);
+  g_autoptr (GHashTable) reported = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  if (listeners == NULL)
+    {
+      add (d, SEVERITY_WARNING, "listeners-unreadable", "Mount /proc.",
+           "TCP listeners could not be read: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < listeners->len; i++)
+    {
+      const SgctlListener *l = listeners->pdata[i];
+      gboolean gated
+          = sg_ports_contains ((const guint16 *)(void *)d->ports->data, d->ports->len, l->port);
+      gboolean is_qemu = FALSE;
+      g_autofree char *owner = listener_owner (l, &is_qemu);
+      g_autofree char *where = g_strdup_printf (l->ipv6 ? "[%s]:%u" : "%s:%u", l->address, l->port);
+
+      if (gated && !l->loopback)
+        add (d, SEVERITY_PROBLEM, "listener-not-loopback",
+             "Make the VM listen on 127.0.0.1 only: QEMU -spice "
+             "port=PORT,addr=127.0.0.1,…; libvirt <graphics type='spice' …><listen "
+             "type='address' address='127.0.0.1'/></graphics>.",
+             "%s listens on %s, %s: the VM console is offered to other machines "
+             "(seatgate drops what arrives from outside, but a firewall change would open it).",
+             owner, where, l->wildcard ? "every address" : "an address other hosts can reach");
+      else if (!gated
+               && (is_qemu || (l->port >= CONSOLE_PORT_FIRST && l->port <= CONSOLE_PORT_LAST))
+               && !g_hash_table_contains (reported, GUINT_TO_POINTER (l->port)))
+        {
+          g_autofree char *fix = g_strdup_printf (
+              "Add %u to the Ports= of the seat whose console user should have it in %s, then "
+              "systemctl restart seatgate; or move the VM to a gated port.",
+              l->port, d->config_path);
+          g_hash_table_add (reported, GUINT_TO_POINTER (l->port));
+          add (d, SEVERITY_PROBLEM, "listener-not-gated", fix,
+               "%s listens on %s, a VM console port that no seat gates: every local user can "
+               "connect to it.",
+               owner, where);
+        }
+    }
+}
+
+/* ---- logind ---- */
+
+static void
+check_seats (Doctor *d)
+{
+  if (d->bus == NULL)
+    return;
+  for (guint i = 0; i < d->seats->len; i++)
+    {
+      const char *seat = d->seats->pdata[i];
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SgctlSession) session = NULL;
+
+      if (!sgctl_logind_active_session (d->bus, seat, &session, &error))
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+            {
+              g_autofree char *fix = g_strdup_printf (
+                  "\"loginctl list-seats\" lists the seats; correct the [Seat …] group in %s.",
+                  d->config_path);
+              add (d, SEVERITY_PROBLEM, "seat-unknown", fix,
+                   "logind knows no seat %s: nobody can be granted its ports.", seat);
+            }
+          else
+            {
+              add (d, SEVERITY_PROBLEM, "logind-unreachable",
+                   "systemctl status systemd-logind; seatgate needs logind to know who sits at "
+                   "the console.",
+                   "%s", error->message);
+              return;
+            }
+        }
+      else if (session == NULL)
+        {
+          g_autofree char *fix = g_strdup_printf (
+              "Log in at %s's console (\"loginctl seat-status %s\" shows it).", seat, seat);
+          add (d, SEVERITY_WARNING, "seat-no-active-session", fix,
+               "%s has no active session (nobody logged in, or the login screen shows): "
+               "nobody can be granted its ports now.",
+               seat);
+        }
+      else if (session->remote || g_strcmp0 (session->session_class, "user") != 0)
+        add (d, SEVERITY_WARNING, "seat-session-not-grantable",
+             "Log in at the console as a person (class user, local).",
+             "%s's active session %s is %s: seatgate grants only a local session of class user.",
+             seat, session->id, session->remote ? "remote" : "not of class user");
+    }
+}
+
+/* ---- polkit ---- */
+
+static void
+check_polkit (Doctor *d)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  gboolean have_grant = FALSE, have_manage = FALSE;
+
+  if (d->bus == NULL)
+    return;
+  reply = g_dbus_connection_call_sync (
+      d->bus, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE, "EnumerateActions", g_variant_new ("(s)", ""),
+      G_VARIANT_TYPE ("(a(ssssssuuua{ss}))"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+  if (reply == NULL)
+    {
+      g_dbus_error_strip_remote_error (error);
+      /* The first line is enough (a Python service appends its traceback). */
+      g_autofree char *first_line = g_strndup (error->message, strcspn (error->message, "\n"));
+      add (d, SEVERITY_PROBLEM, "polkit-unreachable",
+           "systemctl status polkit; seatgate asks polkit before every grant.",
+           "polkit could not be asked which actions it knows: %s", first_line);
+      return;
+    }
+
+  g_autoptr (GVariant) actions = g_variant_get_child_value (reply, 0);
+  GVariantIter iter;
+  const char *id;
+  guint32 any, inactive, active;
+  g_variant_iter_init (&iter, actions);
+  while (g_variant_iter_next (&iter, "(&s&s&s&s&s&suuu@a{ss})", &id, NULL, NULL, NULL, NULL, NULL,
+                              &any, &inactive, &active, NULL))
+    {
+      if (g_str_equal (id, SGCTL_ACTION_GRANT))
+        {
+          have_grant = TRUE;
+          if (any == IMPLICIT_AUTHORIZED)
+            add (d, SEVERITY_PROBLEM, "polkit-grant-allow-any",
+                 "Restore allow_any=no in io.github.seatgate.policy (reinstall seatgate) and "
+                 "widen access with a rules file in /etc/polkit-1/rules.d instead (see "
+                 "seatgatectl(1), POLKIT).",
+                 "polkit's %s says allow_any=yes: polkit no longer checks who asks.", id);
+          else if (inactive == IMPLICIT_AUTHORIZED)
+            add (d, SEVERITY_WARNING, "polkit-grant-allow-inactive",
+                 "Restore allow_inactive=no in io.github.seatgate.policy (reinstall seatgate).",
+                 "polkit's %s says allow_inactive=yes.", id);
+        }
+      else if (g_str_equal (id, SGCTL_ACTION_MANAGE))
+        {
+          have_manage = TRUE;
+          if (any == IMPLICIT_AUTHORIZED)
+            add (d, SEVERITY_PROBLEM, "polkit-manage-allow-any",
+                 "Restore allow_any=auth_admin_keep in io.github.seatgate.policy (reinstall "
+                 "seatgate).",
+                 "polkit's %s says allow_any=yes: anyone may revoke anyone's grant.", id);
+        }
+    }
+  if (!have_grant || !have_manage)
+    add (d, SEVERITY_PROBLEM, "polkit-action-missing",
+         "Install io.github.seatgate.policy into /usr/share/polkit-1/actions (meson install "
+         "does); polkit reads it at once.",
+         "polkit does not know %s: it refuses %s.",
+         !have_grant ? SGCTL_ACTION_GRANT : SGCTL_ACTION_MANAGE,
+         !have_grant ? "every grant" : "every revoke");
+}
+
+/* ---- output ---- */
+
+static int
+count (GPtrArray *findings, Severity severity)
+{
+  int n = 0;
+  for (guint i = 0; i < findings->len; i++)
+    n += ((Finding *)findings->pdata[i])->severity == severity;
+  return n;
+}
+
+static void
+print_json (Doctor *d)
+{
+  g_autoptr (SgctlJson) json = sgctl_json_new ();
+  int problems = count (d->findings, SEVERITY_PROBLEM);
+
+  sgctl_json_begin_object (json);
+  sgctl_json_member_bool (json, "ok", problems == 0);
+  sgctl_json_member_int (json, "problems", problems);
+  sgctl_json_member_int (json, "warnings", count (d->findings, SEVERITY_WARNING));
+  sgctl_json_key (json, "findings");
+  sgctl_json_begin_array (json);
+  for (guint i = 0; i < d->findings->len; i++)
+    {
+      const Finding *f = d->findings->pdata[i];
+      sgctl_json_begin_object (json);
+      sgctl_json_member_string (json, "id", f->id);
+      sgctl_json_member_string (json, "severity",
+                                f->severity == SEVERITY_PROBLEM ? "problem" : "warning");
+      sgctl_json_member_string (json, "message", f->message);
+      sgctl_json_member_string (json, "fix", f->fix);
+      sgctl_json_end_object (json);
+    }
+  sgctl_json_end_array (json);
+  sgctl_json_end_object (json);
+  sgctl_json_print (json);
+}
+
+static void
+print_human (Doctor *d)
+{
+  int problems = count (d->findings, SEVERITY_PROBLEM);
+  int warnings = count (d->findings, SEVERITY_WARNING);
+
+  if (d->findings->len == 0)
+    {
+      printf ("No problems found.\n");
+      return;
+    }
+  for (guint i = 0; i < d->findings->len; i++)
+    {
+      const Finding *f = d->findings->pdata[i];
+      printf ("%s [%s] %s\n  Fix: %s\n", f->severity == SEVERITY_PROBLEM ? "PROBLEM" : "WARNING",
+              f->id, f->message, f->fix);
+    }
+  printf ("%d problem%s, %d warning%s.\n", problems, problems == 1 ? "" : "s", warnings,
+          warnings == 1 ? "" : "s");
+}
+
+int
+sgctl_cmd_doctor (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  g_autofree char *config_path = NULL;
+  const GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the findings as JSON", NULL },
+          { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+            "The helper's config file (default " SG_CONFIG_FILE ")", "FILE" },
+          { NULL } };
+  g_autoptr (GOptionContext) context = sgctl_option_context (
+      "doctor", NULL,
+      "Checks the config, seatgate-helper, the nftables table, the kernel, the TCP\n"
+      "listeners on VM console ports, logind's seats and polkit's actions, and prints\n"
+      "each problem with its fix. Run it as root: the table and other users'\n"
+      "processes can only be read by root. Exits 1 if it found a problem (warnings\n"
+      "alone exit 0).",
+      entries);
+  Doctor d = { 0 };
+
+  if (!sgctl_parse_options (context, &argc, &argv))
+    return SGCTL_EXIT_USAGE;
+  if (argc > 1)
+    {
+      g_printerr ("seatgatectl doctor: no arguments expected (see --help)\n");
+      return SGCTL_EXIT_USAGE;
+    }
+  d.findings = g_ptr_array_new_with_free_func ((GDestroyNotify)finding_free);
+  d.config_path = g_strdup (config_path != NULL ? config_path : SG_CONFIG_FILE);
+
+  check_config (&d);
+  check_helper (&d);
+  check_table (&d);
+  check_kernel (&d);
+  check_listeners (&d);
+  check_seats (&d);
+  check_polkit (&d);
+
+  if (json)
+    print_json (&d);
+  else
+    print_human (&d);
+  int status = count (d.findings, SEVERITY_PROBLEM) > 0 ? SGCTL_EXIT_FAILURE : SGCTL_EXIT_OK;
+
+  g_ptr_array_unref (d.findings);
+  g_clear_object (&d.bus);
+  g_free (d.config_path);
+  sg_config_free (d.config);
+  g_array_unref (d.ports);
+  g_ptr_array_unref (d.seats);
+  return status;
+}

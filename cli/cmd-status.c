@@ -1,0 +1,391 @@
+/* seatgatectl status: the helper's view (seats, grants, version), logind's
+ * view of each seat, and the kernel's table, side by side, so a mismatch
+ * between them shows. */
+#include <stdio.h>
+
+#include "json.h"
+#include "logind-info.h"
+#include "seatgatectl.h"
+#include "sg-build-config.h"
+#include "sg-config.h"
+#include "table-info.h"
+
+typedef struct
+{
+  char *config_path;
+  gboolean config_exists;
+  char *helper_owner; /* NULL: not on the bus */
+  char *helper_version;
+  GError *helper_error;
+  GVariant *seats;           /* a(saq): the helper's, or the config's without it */
+  const char *seats_from;    /* "helper", "config" or "default" */
+  GVariant *grants;          /* a(suaq); empty without the helper */
+  GPtrArray *sessions;       /* SgctlSession* or NULL, one per seat */
+  GPtrArray *session_errors; /* char* or NULL, one per seat */
+  SgctlTableInfo *table;
+  GError *table_error;
+} Status;
+
+static void
+status_clear (Status *s)
+{
+  g_free (s->config_path);
+  g_free (s->helper_owner);
+  g_free (s->helper_version);
+  g_clear_error (&s->helper_error);
+  g_clear_pointer (&s->seats, g_variant_unref);
+  g_clear_pointer (&s->grants, g_variant_unref);
+  g_clear_pointer (&s->sessions, g_ptr_array_unref);
+  g_clear_pointer (&s->session_errors, g_ptr_array_unref);
+  g_clear_pointer (&s->table, sgctl_table_info_free);
+  g_clear_error (&s->table_error);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
+
+static GVariant *
+seats_from_config (const SgConfig *config)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(saq)"));
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
+      g_variant_builder_add (&builder, "(s@aq)", seat->name,
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_UINT16, seat->ports->data,
+                                                        seat->ports->len, sizeof (guint16)));
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+/* The uid granted on @seat, or -1. */
+static gint64
+granted_uid (GVariant *grants, const char *seat)
+{
+  GVariantIter iter;
+  const char *name;
+  guint32 uid;
+
+  g_variant_iter_init (&iter, grants);
+  while (g_variant_iter_next (&iter, "(&su@aq)", &name, &uid, NULL))
+    if (g_str_equal (name, seat))
+      return uid;
+  return -1;
+}
+
+static void
+gather (Status *s, const char *config_path)
+{
+  g_autoptr (GDBusConnection) bus = sgctl_system_bus (&s->helper_error);
+  g_autoptr (SgGate1) proxy = NULL;
+
+  s->config_path = g_strdup (config_path);
+  s->config_exists = g_file_test (config_path, G_FILE_TEST_EXISTS);
+
+  if (bus != NULL)
+    proxy = sgctl_gate_proxy (bus, FALSE, &s->helper_error);
+  if (proxy != NULL)
+    {
+      s->helper_owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+      g_autoptr (GVariant) version = sgctl_gate_get_property (bus, "Version", NULL);
+      s->seats = sgctl_gate_get_property (bus, "Seats", NULL);
+      s->grants = sgctl_gate_get_property (bus, "Grants", NULL);
+      if (version != NULL)
+        s->helper_version = g_variant_dup_string (version, NULL);
+      s->seats_from = "helper";
+    }
+  if (s->seats == NULL)
+    {
+      g_autoptr (SgConfig) config = sg_config_load_file (config_path, NULL);
+      s->seats_from = config != NULL ? "config" : "default";
+      if (config == NULL)
+        config = sg_config_new_default ();
+      s->seats = seats_from_config (config);
+    }
+  if (s->grants == NULL)
+    s->grants = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(suaq)"), NULL, 0));
+
+  s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify)sgctl_session_free);
+  s->session_errors = g_ptr_array_new_with_free_func (g_free);
+  GVariantIter iter;
+  const char *seat;
+  g_variant_iter_init (&iter, s->seats);
+  while (g_variant_iter_next (&iter, "(&s@aq)", &seat, NULL))
+    {
+      g_autoptr (GError) error = NULL;
+      SgctlSession *session = NULL;
+      if (bus == NULL)
+        g_ptr_array_add (s->session_errors, g_strdup ("no system bus"));
+      else if (!sgctl_logind_active_session (bus, seat, &session, &error))
+        g_ptr_array_add (s->session_errors, g_strdup (error->message));
+      else
+        g_ptr_array_add (s->session_errors, NULL);
+      g_ptr_array_add (s->sessions, session);
+    }
+
+  s->table = sgctl_table_info_read (&s->table_error);
+}
+
+static void
+json_session (SgctlJson *json, const SgctlSession *session, const char *error)
+{
+  if (session == NULL)
+    {
+      sgctl_json_null (json);
+      return;
+    }
+  g_autofree char *user = sgctl_user_name (session->uid);
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "id", session->id);
+  sgctl_json_member_int (json, "uid", session->uid);
+  sgctl_json_member_string (json, "user", user);
+  sgctl_json_member_bool (json, "remote", session->remote);
+  sgctl_json_member_string (json, "class", session->session_class);
+  sgctl_json_member_string (json, "type", session->type);
+  sgctl_json_member_string (json, "state", session->state);
+  sgctl_json_member_bool (json, "active", session->active);
+  sgctl_json_end_object (json);
+}
+
+static void
+json_pairs (SgctlJson *json, GArray *pairs)
+{
+  sgctl_json_begin_array (json);
+  for (guint i = 0; i < pairs->len; i++)
+    {
+      const SgctlUidPort *pair = &g_array_index (pairs, SgctlUidPort, i);
+      sgctl_json_begin_object (json);
+      sgctl_json_member_int (json, "uid", pair->uid);
+      sgctl_json_member_int (json, "port", pair->port);
+      sgctl_json_end_object (json);
+    }
+  sgctl_json_end_array (json);
+}
+
+static void
+print_json (const Status *s)
+{
+  g_autoptr (SgctlJson) json = sgctl_json_new ();
+  GVariantIter iter;
+  const char *seat;
+  GVariant *ports;
+  guint32 uid;
+  guint i = 0;
+
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "version", SG_VERSION);
+
+  sgctl_json_key (json, "config");
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "path", s->config_path);
+  sgctl_json_member_bool (json, "exists", s->config_exists);
+  sgctl_json_end_object (json);
+
+  sgctl_json_key (json, "helper");
+  sgctl_json_begin_object (json);
+  sgctl_json_member_bool (json, "running", s->helper_owner != NULL);
+  sgctl_json_member_string (json, "bus_name", s->helper_owner);
+  sgctl_json_member_string (json, "version", s->helper_version);
+  if (s->helper_error != NULL)
+    sgctl_json_member_string (json, "error", s->helper_error->message);
+  sgctl_json_end_object (json);
+
+  sgctl_json_member_string (json, "seats_from", s->seats_from);
+  sgctl_json_key (json, "seats");
+  sgctl_json_begin_array (json);
+  g_variant_iter_init (&iter, s->seats);
+  while (g_variant_iter_next (&iter, "(&s@aq)", &seat, &ports))
+    {
+      gint64 granted = granted_uid (s->grants, seat);
+      sgctl_json_begin_object (json);
+      sgctl_json_member_string (json, "seat", seat);
+      sgctl_json_key (json, "ports");
+      sgctl_json_ports (json, ports);
+      sgctl_json_key (json, "active_session");
+      json_session (json, s->sessions->pdata[i], s->session_errors->pdata[i]);
+      if (s->session_errors->pdata[i] != NULL)
+        sgctl_json_member_string (json, "logind_error", s->session_errors->pdata[i]);
+      sgctl_json_key (json, "granted_uid");
+      if (granted >= 0)
+        sgctl_json_int (json, granted);
+      else
+        sgctl_json_null (json);
+      sgctl_json_end_object (json);
+      g_variant_unref (ports);
+      i++;
+    }
+  sgctl_json_end_array (json);
+
+  sgctl_json_key (json, "grants");
+  sgctl_json_begin_array (json);
+  g_variant_iter_init (&iter, s->grants);
+  while (g_variant_iter_next (&iter, "(&su@aq)", &seat, &uid, &ports))
+    {
+      g_autofree char *user = sgctl_user_name (uid);
+      sgctl_json_begin_object (json);
+      sgctl_json_member_string (json, "seat", seat);
+      sgctl_json_member_int (json, "uid", uid);
+      sgctl_json_member_string (json, "user", user);
+      sgctl_json_key (json, "ports");
+      sgctl_json_ports (json, ports);
+      sgctl_json_end_object (json);
+      g_variant_unref (ports);
+    }
+  sgctl_json_end_array (json);
+
+  sgctl_json_key (json, "table");
+  sgctl_json_begin_object (json);
+  sgctl_json_member_bool (json, "readable", s->table != NULL);
+  if (s->table == NULL)
+    sgctl_json_member_string (json, "error", s->table_error->message);
+  else
+    {
+      sgctl_json_member_bool (json, "present", s->table->present);
+      sgctl_json_member_bool (json, "owned", s->table->owned);
+      sgctl_json_member_bool (json, "persistent", s->table->persistent);
+      sgctl_json_key (json, "gated_ports");
+      sgctl_json_begin_array (json);
+      for (guint j = 0; j < s->table->gated->len; j++)
+        sgctl_json_int (json, g_array_index (s->table->gated, guint16, j));
+      sgctl_json_end_array (json);
+      sgctl_json_key (json, "granted");
+      json_pairs (json, s->table->granted);
+      sgctl_json_key (json, "always");
+      sgctl_json_begin_array (json);
+      for (guint j = 0; j < s->table->always->len; j++)
+        sgctl_json_int (json, g_array_index (s->table->always, guint32, j));
+      sgctl_json_end_array (json);
+      sgctl_json_key (json, "cut");
+      json_pairs (json, s->table->cut);
+    }
+  sgctl_json_end_object (json);
+
+  sgctl_json_end_object (json);
+  sgctl_json_print (json);
+}
+
+static char *
+pairs_string (GArray *pairs)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < pairs->len; i++)
+    {
+      const SgctlUidPort *pair = &g_array_index (pairs, SgctlUidPort, i);
+      g_autofree char *label = sgctl_user_label (pair->uid);
+      g_string_append_printf (out, "%s%s on %u", i > 0 ? ", " : "", label, pair->port);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static void
+print_table (const SgctlTableInfo *table, const GError *error)
+{
+  if (table == NULL)
+    {
+      printf ("Table:   unknown (%s)\n", error->message);
+      return;
+    }
+  if (!table->present)
+    {
+      printf ("Table:   inet seatgate is MISSING: the ports are not gated\n");
+      return;
+    }
+  printf ("Table:   inet seatgate present, %s%s\n",
+          table->owned ? "owned by the helper" : "not owned (any root process may change it)",
+          table->persistent ? ", persistent" : "");
+  g_autoptr (GArray) gated = g_array_ref (table->gated);
+  g_autoptr (GString) ports = g_string_new (NULL);
+  for (guint i = 0; i < gated->len; i++)
+    g_string_append_printf (ports, "%s%u", i > 0 ? ", " : "", g_array_index (gated, guint16, i));
+  g_autofree char *granted = pairs_string (table->granted);
+  printf ("         gated ports: %s; granted: %s\n", ports->len > 0 ? ports->str : "none",
+          table->granted->len > 0 ? granted : "nobody");
+  if (table->cut->len > 0)
+    {
+      g_autofree char *cut = pairs_string (table->cut);
+      printf ("         cut off: %s\n", cut);
+    }
+}
+
+static void
+print_human (const Status *s)
+{
+  GVariantIter iter;
+  const char *seat;
+  GVariant *ports;
+  guint i = 0;
+
+  if (s->helper_owner != NULL)
+    printf ("Helper:  running, version %s (%s)\n", s->helper_version ? s->helper_version : "?",
+            s->helper_owner);
+  else
+    printf ("Helper:  NOT RUNNING: %s\n", s->helper_error ? s->helper_error->message : "?");
+  printf ("Config:  %s%s\n", s->config_path,
+          s->config_exists ? "" : " (missing: the helper gates seat0's port 5930)");
+  print_table (s->table, s->table_error);
+
+  g_variant_iter_init (&iter, s->seats);
+  while (g_variant_iter_next (&iter, "(&s@aq)", &seat, &ports))
+    {
+      g_autofree char *ports_text = sgctl_ports_string (ports);
+      const SgctlSession *session = s->sessions->pdata[i];
+      const char *session_error = s->session_errors->pdata[i];
+      gint64 granted = granted_uid (s->grants, seat);
+
+      printf ("Seat %s: port%s %s%s\n", seat, g_variant_n_children (ports) == 1 ? "" : "s",
+              ports_text, g_str_equal (s->seats_from, "helper") ? "" : " (from the config file)");
+      if (session_error != NULL)
+        printf ("  active session: unknown (%s)\n", session_error);
+      else if (session == NULL)
+        printf ("  active session: none\n");
+      else
+        {
+          g_autofree char *user = sgctl_user_label (session->uid);
+          printf ("  active session: %s of %s, %s, %s, %s\n", session->id, user,
+                  session->remote ? "remote" : "local", session->type ? session->type : "?",
+                  session->state ? session->state : "?");
+        }
+      if (granted >= 0)
+        {
+          g_autofree char *user = sgctl_user_label ((guint32)granted);
+          printf ("  granted to:     %s\n", user);
+        }
+      else
+        printf ("  granted to:     nobody\n");
+      g_variant_unref (ports);
+      i++;
+    }
+}
+
+int
+sgctl_cmd_status (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  g_autofree char *config_path = NULL;
+  const GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the status as JSON", NULL },
+          { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+            "The helper's config file (default " SG_CONFIG_FILE ")", "FILE" },
+          { NULL } };
+  g_autoptr (GOptionContext) context = sgctl_option_context (
+      "status", NULL,
+      "Shows the config file, each seat's ports, its active session and who holds\n"
+      "its grant, the nftables table (root only), and the helper's version.",
+      entries);
+  g_auto (Status) status = { 0 };
+
+  if (!sgctl_parse_options (context, &argc, &argv))
+    return SGCTL_EXIT_USAGE;
+  if (argc > 1)
+    {
+      g_printerr ("seatgatectl status: no arguments expected (see --help)\n");
+      return SGCTL_EXIT_USAGE;
+    }
+  gather (&status, config_path != NULL ? config_path : SG_CONFIG_FILE);
+  if (json)
+    print_json (&status);
+  else
+    print_human (&status);
+  return status.helper_owner != NULL ? SGCTL_EXIT_OK : SGCTL_EXIT_NO_HELPER;
+}

@@ -1,0 +1,26 @@
+/* What the running kernel offers seatgate, found without changing anything. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  SGCTL_FEATURE_UNKNOWN,
+  SGCTL_FEATURE_PRESENT,
+  SGCTL_FEATURE_MISSING,
+} SgctlFeature;
+
+/* The kernel's version from uname (e.g. 6, 1); FALSE if it cannot be read. */
+gboolean sgctl_kernel_version (guint *major, guint *minor, char **release);
+
+/* nftables table flags: owner (Linux >= 5.12), persist (Linux >= 6.9). */
+SgctlFeature sgctl_kernel_has_table_owner (void);
+SgctlFeature sgctl_kernel_has_table_persist (void);
+
+/* sock_diag SOCK_DESTROY for TCP (CONFIG_INET_DIAG_DESTROY): asks the kernel
+ * to destroy a socket that cannot exist; ENOENT means it would have tried. */
+SgctlFeature sgctl_kernel_has_sock_destroy (void);
+
+G_END_DECLS

@@ -1,0 +1,102 @@
+#include "logind-info.h"
+
+#define LOGIND_NAME "org.freedesktop.login1"
+#define LOGIND_PATH "/org/freedesktop/login1"
+#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
+#define LOGIND_SEAT "org.freedesktop.login1.Seat"
+#define LOGIND_SESSION "org.freedesktop.login1.Session"
+#define CALL_TIMEOUT_MS 5000
+
+void
+sgctl_session_free (SgctlSession *session)
+{
+  if (session == NULL)
+    return;
+  g_free (session->id);
+  g_free (session->name);
+  g_free (session->remote_host);
+  g_free (session->session_class);
+  g_free (session->type);
+  g_free (session->state);
+  g_free (session);
+}
+
+static GVariant *
+get_all (GDBusConnection *bus, const char *path, const char *iface, GError **error)
+{
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      bus, LOGIND_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+      g_variant_new ("(s)", iface), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
+      CALL_TIMEOUT_MS, NULL, error);
+
+  if (reply == NULL)
+    return NULL;
+  return g_variant_get_child_value (reply, 0);
+}
+
+static char *
+dict_string (GVariantDict *dict, const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_dict_lookup (dict, key, "&s", &value))
+    return NULL;
+  return g_strdup (value);
+}
+
+gboolean
+sgctl_logind_active_session (GDBusConnection *bus, const char *seat, SgctlSession **session,
+                             GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) seat_props = NULL;
+  g_autoptr (GVariant) session_props = NULL;
+  const char *seat_path = NULL, *session_id = NULL, *session_path = NULL;
+
+  *session = NULL;
+  reply = g_dbus_connection_call_sync (
+      bus, LOGIND_NAME, LOGIND_PATH, LOGIND_MANAGER, "GetSeat", g_variant_new ("(s)", seat),
+      G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, &local_error);
+  if (reply == NULL)
+    {
+      g_autofree char *remote = g_dbus_error_get_remote_error (local_error);
+      if (g_strcmp0 (remote, "org.freedesktop.login1.NoSuchSeat") == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "logind knows no seat '%s'", seat);
+          return FALSE;
+        }
+      g_dbus_error_strip_remote_error (local_error);
+      g_set_error (error, local_error->domain, local_error->code, "cannot ask logind: %s",
+                   local_error->message);
+      return FALSE;
+    }
+  g_variant_get (reply, "(&o)", &seat_path);
+
+  seat_props = get_all (bus, seat_path, LOGIND_SEAT, error);
+  if (seat_props == NULL)
+    return FALSE;
+  g_auto (GVariantDict) seat_dict;
+  g_variant_dict_init (&seat_dict, seat_props);
+  if (!g_variant_dict_lookup (&seat_dict, "ActiveSession", "(&s&o)", &session_id, &session_path)
+      || *session_id == '\0')
+    return TRUE;
+
+  session_props = get_all (bus, session_path, LOGIND_SESSION, error);
+  if (session_props == NULL)
+    return FALSE;
+  g_auto (GVariantDict) dict;
+  g_variant_dict_init (&dict, session_props);
+  g_autoptr (SgctlSession) s = g_new0 (SgctlSession, 1);
+  s->id = g_strdup (session_id);
+  g_variant_dict_lookup (&dict, "User", "(u&o)", &s->uid, NULL);
+  s->name = dict_string (&dict, "Name");
+  g_variant_dict_lookup (&dict, "Remote", "b", &s->remote);
+  s->remote_host = dict_string (&dict, "RemoteHost");
+  s->session_class = dict_string (&dict, "Class");
+  s->type = dict_string (&dict, "Type");
+  s->state = dict_string (&dict, "State");
+  g_variant_dict_lookup (&dict, "Active", "b", &s->active);
+  *session = g_steal_pointer (&s);
+  return TRUE;
+}
