@@ -21,6 +21,8 @@ struct _SgSession
   guint removed_sub;
   guint props_sub;
   gboolean had_session; /* a session was found once: losing it means it ended */
+  gboolean reading;      /* a GetAll is on its way */
+  gboolean read_again;   /* the session changed meanwhile: its answer may be stale */
 
   SgSessionState state;
   char *path;
@@ -138,6 +140,13 @@ on_get_all (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   SgSession *session = user_data;
+  session->reading = FALSE;
+  if (session->read_again)
+    {
+      session->read_again = FALSE;
+      session_refresh (session);
+      return;
+    }
   if (reply == NULL)
     {
       g_autofree char *remote = g_dbus_error_get_remote_error (error);
@@ -159,9 +168,18 @@ on_get_all (GObject *source, GAsyncResult *result, gpointer user_data)
   session_judge (session);
 }
 
+/* One read at a time, and one more after the last change: a burst of
+ * PropertiesChanged (a flapping seat) must not pile up reads until the bus
+ * refuses them (LimitsExceeded) and the session looks unreadable. */
 static void
 session_refresh (SgSession *session)
 {
+  if (session->reading)
+    {
+      session->read_again = TRUE;
+      return;
+    }
+  session->reading = TRUE;
   g_dbus_connection_call (
       session->bus, LOGIN1_NAME, session->path, "org.freedesktop.DBus.Properties", "GetAll",
       g_variant_new ("(s)", LOGIN1_SESSION), G_VARIANT_TYPE ("(a{sv})"),
@@ -289,6 +307,7 @@ on_logind_appeared (GDBusConnection *bus, const char *name, const char *owner, g
   g_cancellable_cancel (session->cancellable);
   g_object_unref (session->cancellable);
   session->cancellable = g_cancellable_new ();
+  session->reading = session->read_again = FALSE;
   /* Asked again after a logind restart too: the session may be gone. */
   session_resolve (session);
 }
@@ -301,6 +320,7 @@ on_logind_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
   if (session->state == SG_SESSION_ENDED)
     return;
   g_cancellable_cancel (session->cancellable);
+  session->reading = session->read_again = FALSE;
   g_message ("logind is not on the system bus");
   session_set_state (session, SG_SESSION_UNKNOWN, "the login manager (logind) is not running");
 }

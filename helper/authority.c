@@ -42,18 +42,21 @@ check_done (GObject *source, GAsyncResult *result, gpointer data)
 
 void
 sg_authority_check (GDBusConnection *bus, const char *sender, const char *action_id,
-                    gboolean allow_interaction, GCancellable *cancellable,
+                    const char *seat, gboolean allow_interaction, GCancellable *cancellable,
                     GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-  GVariantBuilder subject_details;
+  GVariantBuilder subject_details, details;
 
   g_task_set_task_data (task, g_strdup (action_id), g_free);
   g_variant_builder_init (&subject_details, G_VARIANT_TYPE ("a{sv}"));
   g_variant_builder_add (&subject_details, "{sv}", "name", g_variant_new_string (sender));
+  g_variant_builder_init (&details, G_VARIANT_TYPE ("a{ss}"));
+  if (seat != NULL)
+    g_variant_builder_add (&details, "{ss}", "seat", seat);
   g_dbus_connection_call (
       bus, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE, "CheckAuthorization",
-      g_variant_new ("((sa{sv})sa{ss}us)", "system-bus-name", &subject_details, action_id, NULL,
+      g_variant_new ("((sa{sv})sa{ss}us)", "system-bus-name", &subject_details, action_id, &details,
                      allow_interaction ? CHECK_FLAG_ALLOW_USER_INTERACTION : 0, ""),
       G_VARIANT_TYPE ("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE,
       allow_interaction ? CHECK_TIMEOUT_INTERACTIVE_MS : CHECK_TIMEOUT_MS, cancellable, check_done,

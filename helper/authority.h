@@ -10,13 +10,15 @@ G_BEGIN_DECLS
 #define SG_ACTION_GRANT "io.github.seatgate.grant"
 #define SG_ACTION_MANAGE "io.github.seatgate.manage"
 
-/* Checks @action_id for the bus name @sender. With @allow_interaction polkit
+/* Checks @action_id for the bus name @sender, with @seat (when not NULL) as
+ * the detail "seat" for rules to read. With @allow_interaction polkit
  * may ask the caller's authentication agent (for admins at a terminal). The
  * result is TRUE only if polkit said "authorized"; "not authorized" is
  * SG_ERROR_NOT_AUTHORIZED, trouble reaching polkit SG_ERROR_FAILED. */
 void sg_authority_check (GDBusConnection *bus,
                          const char *sender,
                          const char *action_id,
+                         const char *seat,
                          gboolean allow_interaction,
                          GCancellable *cancellable,
                          GAsyncReadyCallback callback,

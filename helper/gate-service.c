@@ -34,7 +34,10 @@ typedef struct
   guint32 uid;
   GPtrArray *seats;         /* seat names whose active session is read */
   GPtrArray *sessions;      /* SgSessionInfo*, one per seat in seats */
-  GPtrArray *owned;         /* the SgSessionInfo* that pass every check */
+  GPtrArray *owned;         /* the SgSessionInfo* that pass logind's checks */
+  GPtrArray *allowed;       /* ... and polkit's, seat by seat */
+  guint n_authorized;       /* how many of owned polkit has answered for */
+  gboolean polkit_failed;   /* polkit could not be asked (not a "no") */
   GPtrArray *why_not;       /* char*: what each seat said, for the refusal */
   gboolean caller_gone;     /* the caller left the bus meanwhile */
 } GrantRequest;
@@ -48,6 +51,7 @@ grant_request_free (GrantRequest *req)
   g_ptr_array_unref (req->seats);
   g_ptr_array_unref (req->sessions);
   g_ptr_array_unref (req->owned);
+  g_ptr_array_unref (req->allowed);
   g_ptr_array_unref (req->why_not);
   g_free (req);
 }
@@ -129,7 +133,9 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
     return;
   const SgSeatConfig *seat = seat_config (service, grant->seat);
 
-  if (!sg_nft_gate_revoke (service->gate, grant->uid, SEAT_PORTS (seat), &error))
+  gboolean removed = sg_nft_gate_revoke (service->gate, grant->uid, SEAT_PORTS (seat), &error);
+  guint64 batch_ns = sg_nft_gate_last_batch_ns (service->gate);
+  if (!removed)
     {
       g_autoptr (GError) rebuild_error = NULL;
       g_critical ("Could not remove uid %u's grant on %s from the kernel (%s); rebuilding the table",
@@ -162,6 +168,7 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
                 grant->uid, grant->seat, ports, grant->session_id, reason, n_destroyed);
   sg_gate1_emit_revoked (service->skeleton, grant->seat, grant->uid, reason);
   publish_grants (service);
+  sg_log_batch_time ("revoke", grant->uid, grant->seat, 1, batch_ns);
 }
 
 static void
@@ -281,12 +288,14 @@ commit_grant (GrantRequest *req)
   SgGateService *service = req->service;
   g_autoptr (GError) error = NULL;
   guint n_granted = 0;
+  guint64 batch_ns = 0;
+  const char *granted_seat = NULL;
 
   if (req->caller_gone)
     return;
-  for (guint i = 0; i < req->owned->len; i++)
+  for (guint i = 0; i < req->allowed->len; i++)
     {
-      SgSessionInfo *info = req->owned->pdata[i];
+      SgSessionInfo *info = req->allowed->pdata[i];
       const SgSeatConfig *seat = seat_config (service, info->seat);
       SgGrant *current = sg_grant_registry_lookup (service->registry, seat->name);
 
@@ -314,6 +323,8 @@ commit_grant (GrantRequest *req)
           return;
         }
       n_granted++;
+      batch_ns += sg_nft_gate_last_batch_ns (service->gate);
+      granted_seat = seat->name;
       if (sg_grant_registry_hold (service->registry, seat->name, req->uid, info->id,
                                   info->object_path, req->sender))
         {
@@ -334,28 +345,62 @@ commit_grant (GrantRequest *req)
     }
   publish_grants (service);
   sg_gate1_complete_grant (service->skeleton, req->invocation);
+  sg_log_batch_time ("grant", req->uid, n_granted == 1 ? granted_seat : NULL, n_granted,
+                     batch_ns);
+}
+
+static void authorize_next_seat (GrantRequest *req);
+
+/* polkit is asked once per seat, with the seat as a detail, so an admin's
+ * rule can allow one seat and not another (action.lookup ("seat")). */
+static void
+seat_authorized (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GrantRequest *req = data;
+  g_autoptr (GError) error = NULL;
+  SgSessionInfo *info = req->owned->pdata[req->n_authorized];
+
+  if (sg_authority_check_finish (result, &error))
+    g_ptr_array_add (req->allowed, info);
+  else
+    {
+      req->polkit_failed |= !g_error_matches (error, SG_ERROR, SG_ERROR_NOT_AUTHORIZED);
+      g_ptr_array_add (req->why_not, g_strdup_printf ("on %s: %s", info->seat, error->message));
+    }
+  req->n_authorized++;
+  authorize_next_seat (req);
 }
 
 static void
-grant_authorized (GObject *source, GAsyncResult *result, gpointer data)
+authorize_next_seat (GrantRequest *req)
 {
-  g_autoptr (GrantRequest) req = data;
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GrantRequest) done = NULL;
 
-  if (!sg_authority_check_finish (result, &error))
+  if (req->n_authorized < req->owned->len && !req->caller_gone)
     {
-      if (req->caller_gone)
-        return;
-      g_autofree char *message = NULL;
-      if (g_error_matches (error, SG_ERROR, SG_ERROR_NOT_AUTHORIZED))
-        message = g_strdup_printf ("uid %u may not use the VM console here: %s (ask the lab's "
+      SgSessionInfo *info = req->owned->pdata[req->n_authorized];
+      sg_authority_check (req->service->bus, req->sender, SG_ACTION_GRANT, info->seat,
+                          invocation_allows_interaction (req->invocation),
+                          req->service->cancellable, seat_authorized, req);
+      return;
+    }
+
+  done = req;
+  if (req->caller_gone)
+    return;
+  if (req->allowed->len == 0)
+    {
+      g_autofree char *why = join_reasons (req->why_not);
+      g_autofree char *message
+          = g_strdup_printf (req->polkit_failed
+                                 ? "uid %u was not granted: %s"
+                                 : "uid %u may not use the VM console here: %s (ask the lab's "
                                    "administrator about the polkit rules)",
-                                   req->uid, error->message);
-      else
-        message = g_strdup_printf ("uid %u was not granted: %s", req->uid, error->message);
+                             req->uid, why);
       refuse_grant (req, SG_ERROR_NOT_AUTHORIZED, "refuse-polkit", message);
       return;
     }
+  g_ptr_array_set_size (req->why_not, 0);
   commit_grant (req);
 }
 
@@ -444,9 +489,7 @@ read_next_session (GrantRequest *req)
       refuse_grant (req, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
       return;
     }
-  sg_authority_check (service->bus, req->sender, SG_ACTION_GRANT,
-                      invocation_allows_interaction (req->invocation), service->cancellable,
-                      grant_authorized, g_steal_pointer (&done));
+  authorize_next_seat (g_steal_pointer (&done));
 }
 
 static void
@@ -499,6 +542,7 @@ handle_grant (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer dat
   req->seats = g_ptr_array_new_with_free_func (g_free);
   req->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_session_info_free);
   req->owned = g_ptr_array_new ();
+  req->allowed = g_ptr_array_new ();
   req->why_not = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (service->requests, req);
 
@@ -574,7 +618,7 @@ handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid
   req->invocation = g_object_ref (invocation);
   req->uid = uid;
   sg_authority_check (service->bus, g_dbus_method_invocation_get_sender (invocation),
-                      SG_ACTION_MANAGE, invocation_allows_interaction (invocation),
+                      SG_ACTION_MANAGE, NULL, invocation_allows_interaction (invocation),
                       service->cancellable, revoke_authorized, req);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }

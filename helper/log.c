@@ -87,3 +87,28 @@ sg_log_refusal (const char *event, guint32 uid, const char *seat, const char *se
   else
     log_fields (G_LOG_LEVEL_MESSAGE, event, uid, seat, session, reason, message);
 }
+
+void
+sg_log_batch_time (const char *op, guint32 uid, const char *seat, guint n_batches, guint64 batch_ns)
+{
+  if (g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+    return;
+
+  char ns_text[24], uid_text[16];
+  g_autofree char *message = g_strdup_printf (
+      "nftables batch for %s of uid %u%s%s: %" G_GUINT64_FORMAT " ns (%u batch%s)", op, uid,
+      seat != NULL ? " on " : "", seat != NULL ? seat : "", batch_ns, n_batches,
+      n_batches == 1 ? "" : "es");
+  GLogField fields[] = {
+    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+    { "MESSAGE", message, -1 },
+    { "SEATGATE_EVENT", "nft-batch", -1 },
+    { "SEATGATE_OP", op, -1 },
+    { "SEATGATE_UID", uid_text, -1 },
+    { "SEATGATE_NFT_BATCH_NS", ns_text, -1 },
+  };
+
+  g_snprintf (ns_text, sizeof ns_text, "%" G_GUINT64_FORMAT, batch_ns);
+  g_snprintf (uid_text, sizeof uid_text, "%u", uid);
+  g_log_structured_array (G_LOG_LEVEL_DEBUG, fields, G_N_ELEMENTS (fields));
+}

@@ -31,4 +31,11 @@ void sg_log_refusal (const char *event,
                      const char *format,
                      ...) G_GNUC_PRINTF (6, 7);
 
+/* A debug record (SEATGATE_EVENT=nft-batch) with the wall time of the
+ * netlink batch that changed the kernel for @op ("grant", "revoke") of @uid,
+ * in SEATGATE_NFT_BATCH_NS, for benchmarks. Costs nothing unless debug
+ * messages are enabled (--verbose); callers log it after the caller's answer. */
+void sg_log_batch_time (const char *op, guint32 uid, const char *seat, guint n_batches,
+                        guint64 batch_ns);
+
 G_END_DECLS

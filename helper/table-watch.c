@@ -26,6 +26,7 @@ struct _SgTableWatch
   /* The change seen in the current transaction, reported at its NEWGEN
    * (which names the process that made it). */
   char *pending;
+  guint pending_rank;
 };
 
 static const char *
@@ -55,6 +56,30 @@ message_name (guint16 type)
       return "set element added";
     default:
       return "object changed";
+    }
+}
+
+/* A transaction that deletes the table first deletes its rules, chains and
+ * sets, each with a notification of its own: name the biggest change, not
+ * the first. */
+static guint
+message_rank (guint16 type)
+{
+  switch (type)
+    {
+    case NFT_MSG_DELTABLE:
+      return 6;
+    case NFT_MSG_DELCHAIN:
+      return 5;
+    case NFT_MSG_DELSET:
+      return 4;
+    case NFT_MSG_DELRULE:
+      return 3;
+    case NFT_MSG_NEWSETELEM:
+    case NFT_MSG_DELSETELEM:
+      return 2;
+    default:
+      return 1;
     }
 }
 
@@ -119,8 +144,12 @@ notification_cb (const struct nlmsghdr *nlh, void *data)
   mnl_attr_parse (nlh, sizeof (*nfg), table_attr_cb, &table);
   if (table == NULL || !g_str_equal (table, SG_TABLE))
     return MNL_CB_OK;
-  if (watch->pending == NULL)
-    watch->pending = g_strdup (message_name (type));
+  if (watch->pending == NULL || message_rank (type) > watch->pending_rank)
+    {
+      g_free (watch->pending);
+      watch->pending = g_strdup (message_name (type));
+      watch->pending_rank = message_rank (type);
+    }
   return MNL_CB_OK;
 }
 

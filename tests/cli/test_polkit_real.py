@@ -69,8 +69,6 @@ def _two_seat_world(lab):
     lab.write_config(seats={'seat0': '5930', 'seat1': '5931'})
 
 
-@pytest.mark.xfail(strict=True, reason='seatgate-helper does not pass the detail "seat" to polkit '
-                   'yet (helper/authority.c); remove this mark when it does')
 def test_real_polkit_deny_seat_rule_refuses_the_user_at_seat1(real_lab):
     lab = real_lab(rules=[DENY_SEAT, GROUP], groups={'vmusers': [CONSOLE_UID, SEAT1_UID]})
     _two_seat_world(lab)
