@@ -20,7 +20,7 @@ struct _SgGateService
   SgGrantRegistry *registry;
   GPtrArray *requests;      /* GrantRequest* under way */
   guint name_owner_subscription;
-  GCallback ready;
+  SgGateReadyFunc ready;
   gpointer ready_data;
   GCancellable *cancellable;
 };
@@ -39,7 +39,8 @@ typedef struct
   guint n_authorized;       /* how many of owned polkit has answered for */
   gboolean polkit_failed;   /* polkit could not be asked (not a "no") */
   GPtrArray *why_not;       /* char*: what each seat said, for the refusal */
-  gboolean caller_gone;     /* the caller left the bus meanwhile */
+  const char *gone;         /* why the request ended early: the caller left
+                               the bus or released meanwhile; NULL if not */
 } GrantRequest;
 
 static void
@@ -92,10 +93,27 @@ publish_grants (SgGateService *service)
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->skeleton));
 }
 
-static gboolean
-match_uid (guint32 uid, guint16 port, gpointer data)
+typedef struct
 {
-  return uid == *(guint32 *) data;
+  guint32 uid;
+  const GArray *always;
+} RevokedUid;
+
+static gboolean
+is_always_allowed (const GArray *always, guint32 uid)
+{
+  for (guint i = 0; i < always->len; i++)
+    if (g_array_index (always, guint32, i) == uid)
+      return TRUE;
+  return FALSE;
+}
+
+/* The revoked uid's connections, unless it may always connect anyway. */
+static gboolean
+match_revoked_uid (guint32 uid, guint16 port, gpointer data)
+{
+  const RevokedUid *revoked = data;
+  return uid == revoked->uid && !is_always_allowed (revoked->always, uid);
 }
 
 /* Rebuilds the table from the registry: the last resort when an element could
@@ -151,7 +169,9 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
       g_clear_error (&error);
     }
 
-  if (!sg_sock_destroy_matching (SEAT_PORTS (seat), match_uid, &grant->uid, &n_destroyed, &error))
+  RevokedUid revoked = { grant->uid, service->config->always_allow };
+  if (!sg_sock_destroy_matching (SEAT_PORTS (seat), match_revoked_uid, &revoked, &n_destroyed,
+                                 &error))
     {
       g_autoptr (GError) cut_error = NULL;
       g_warning ("Could not destroy uid %u's connections to %s's ports (%s); rejecting all their "
@@ -225,11 +245,11 @@ static void
 on_monitor_ready (gpointer data)
 {
   SgGateService *service = data;
-  GCallback ready = service->ready;
+  SgGateReadyFunc ready = service->ready;
 
   service->ready = NULL;
   if (ready != NULL)
-    ((void (*) (gpointer)) ready) (service->ready_data);
+    ready (service->ready_data);
 }
 
 /* ---- callers leaving the bus ---- */
@@ -248,7 +268,7 @@ on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *pat
     {
       GrantRequest *req = service->requests->pdata[i];
       if (g_str_equal (req->sender, name))
-        req->caller_gone = TRUE;
+        req->gone = "the caller left the bus";
     }
   g_autoptr (GPtrArray) orphaned = sg_grant_registry_drop_holder (service->registry, name);
   revoke_seats (service, orphaned, "disconnected");
@@ -274,6 +294,18 @@ join_reasons (GPtrArray *reasons)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* The invocation must be answered even when nobody listens: an unanswered
+ * one is never freed. */
+static gboolean
+answered_gone (GrantRequest *req)
+{
+  if (req->gone == NULL)
+    return FALSE;
+  g_dbus_method_invocation_return_error (req->invocation, SG_ERROR, SG_ERROR_FAILED,
+                                         "not granted: %s while seatgate was checking", req->gone);
+  return TRUE;
+}
+
 static void
 refuse_grant (GrantRequest *req, SgError code, const char *event, const char *message)
 {
@@ -290,8 +322,9 @@ commit_grant (GrantRequest *req)
   guint n_granted = 0;
   guint64 batch_ns = 0;
   const char *granted_seat = NULL;
+  gboolean kernel_failed = FALSE;
 
-  if (req->caller_gone)
+  if (answered_gone (req))
     return;
   for (guint i = 0; i < req->allowed->len; i++)
     {
@@ -313,14 +346,15 @@ commit_grant (GrantRequest *req)
 
       if (!sg_nft_gate_grant (service->gate, req->uid, SEAT_PORTS (seat), &error))
         {
+          /* The batch is atomic: nothing of it is in the kernel. Other seats
+           * may still be granted. */
           sg_log_event (G_LOG_LEVEL_WARNING, "grant-failed", req->uid, seat->name, info->id, NULL,
                         "Could not grant uid %u on %s: %s", req->uid, seat->name, error->message);
-          g_dbus_method_invocation_return_error (req->invocation, SG_ERROR, SG_ERROR_FAILED,
-                                                 "the kernel refused the grant on %s: %s",
-                                                 seat->name, error->message);
-          if (n_granted > 0)
-            publish_grants (service);
-          return;
+          g_ptr_array_add (req->why_not, g_strdup_printf ("the kernel refused the grant on %s: %s",
+                                                          seat->name, error->message));
+          g_clear_error (&error);
+          kernel_failed = TRUE;
+          continue;
         }
       n_granted++;
       batch_ns += sg_nft_gate_last_batch_ns (service->gate);
@@ -340,7 +374,10 @@ commit_grant (GrantRequest *req)
     {
       g_autofree char *why = join_reasons (req->why_not);
       g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", req->uid, why);
-      refuse_grant (req, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
+      if (kernel_failed)
+        refuse_grant (req, SG_ERROR_FAILED, "grant-failed", message);
+      else
+        refuse_grant (req, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
       return;
     }
   publish_grants (service);
@@ -376,7 +413,7 @@ authorize_next_seat (GrantRequest *req)
 {
   g_autoptr (GrantRequest) done = NULL;
 
-  if (req->n_authorized < req->owned->len && !req->caller_gone)
+  if (req->n_authorized < req->owned->len && req->gone == NULL)
     {
       SgSessionInfo *info = req->owned->pdata[req->n_authorized];
       sg_authority_check (req->service->bus, req->sender, SG_ACTION_GRANT, info->seat,
@@ -386,7 +423,7 @@ authorize_next_seat (GrantRequest *req)
     }
 
   done = req;
-  if (req->caller_gone)
+  if (answered_gone (req))
     return;
   if (req->allowed->len == 0)
     {
@@ -450,17 +487,25 @@ read_next_session (GrantRequest *req)
   SgGateService *service = req->service;
   g_autoptr (GrantRequest) done = NULL;
 
-  if (req->sessions->len < req->seats->len)
+  while (req->sessions->len < req->seats->len)
     {
       const char *seat = req->seats->pdata[req->sessions->len];
-      sg_seat_monitor_get_session_info (
-          service->monitor, sg_seat_monitor_get_active_session_path (service->monitor, seat),
-          service->cancellable, session_read, req);
-      return;
+      const char *path = sg_seat_monitor_get_active_session_path (service->monitor, seat);
+
+      if (path != NULL)
+        {
+          sg_seat_monitor_get_session_info (service->monitor, path, service->cancellable,
+                                            session_read, req);
+          return;
+        }
+      /* The seat changed (or logind left) since the request began. */
+      g_ptr_array_add (req->why_not,
+                       g_strdup_printf ("%s changed while seatgate was checking", seat));
+      g_ptr_array_add (req->sessions, NULL);
     }
 
   done = req;
-  if (req->caller_gone)
+  if (answered_gone (req))
     return;
   for (guint i = 0; i < req->sessions->len; i++)
     {
@@ -504,7 +549,7 @@ caller_uid_read (GObject *source, GAsyncResult *result, gpointer data)
   if (reply == NULL)
     {
       g_autoptr (GrantRequest) done = req;
-      if (!req->caller_gone)
+      if (!answered_gone (req))
         g_dbus_method_invocation_return_error (req->invocation, SG_ERROR, SG_ERROR_FAILED,
                                                "could not tell who is calling: %s", error->message);
       return;
@@ -560,9 +605,16 @@ static gboolean
 handle_release (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer data)
 {
   SgGateService *service = data;
-  g_autoptr (GPtrArray) orphaned
-      = sg_grant_registry_drop_holder (service->registry,
-                                       g_dbus_method_invocation_get_sender (invocation));
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GPtrArray) orphaned = sg_grant_registry_drop_holder (service->registry, sender);
+
+  /* A Grant() still on its way must not commit after the Release(). */
+  for (guint i = 0; i < service->requests->len; i++)
+    {
+      GrantRequest *req = service->requests->pdata[i];
+      if (g_str_equal (req->sender, sender))
+        req->gone = "the caller released";
+    }
 
   revoke_seats (service, orphaned, "released");
   sg_gate1_complete_release (skeleton, invocation);
@@ -632,9 +684,8 @@ match_not_granted (guint32 uid, guint16 port, gpointer data)
   const SgSeatConfig *seat = sg_config_seat_for_port (service->config, port);
   SgGrant *grant = seat != NULL ? sg_grant_registry_lookup (service->registry, seat->name) : NULL;
 
-  for (guint i = 0; i < service->config->always_allow->len; i++)
-    if (g_array_index (service->config->always_allow, guint32, i) == uid)
-      return FALSE;
+  if (is_always_allowed (service->config->always_allow, uid))
+    return FALSE;
   return grant == NULL || grant->uid != uid;
 }
 
@@ -682,7 +733,7 @@ seats_variant (const SgConfig *config)
 
 SgGateService *
 sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *gate,
-                     GCallback ready, gpointer ready_data, GError **error)
+                     SgGateReadyFunc ready, gpointer ready_data, GError **error)
 {
   g_autoptr (SgGateService) service = g_new0 (SgGateService, 1);
   static const SgSeatMonitorEvents events = {
@@ -752,12 +803,7 @@ sg_gate_service_free (SgGateService *service)
 static gboolean
 match_not_always (guint32 uid, guint16 port, gpointer data)
 {
-  const GArray *always = data;
-
-  for (guint i = 0; i < always->len; i++)
-    if (g_array_index (always, guint32, i) == uid)
-      return FALSE;
-  return TRUE;
+  return !is_always_allowed (data, uid);
 }
 
 gboolean

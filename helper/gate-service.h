@@ -15,13 +15,15 @@ G_BEGIN_DECLS
 
 typedef struct _SgGateService SgGateService;
 
+typedef void (*SgGateReadyFunc) (gpointer user_data);
+
 /* Exports the object on @bus and starts following logind. @config and @gate
  * must outlive the service. @ready is called once, when logind's state is
  * known (or known to be absent): then the bus name may be taken. */
 SgGateService *sg_gate_service_new (GDBusConnection *bus,
                                     const SgConfig *config,
                                     SgNftGate *gate,
-                                    GCallback ready,
+                                    SgGateReadyFunc ready,
                                     gpointer ready_data,
                                     GError **error);
 

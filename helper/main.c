@@ -16,6 +16,9 @@ typedef struct
 {
   GMainLoop *loop;
   GDBusConnection *bus;
+  const SgConfig *config;
+  SgNftGate *gate;
+  SgGateService *service;   /* NULL until the bus is up */
   guint owner_id;
   int exit_status;
 } Helper;
@@ -69,10 +72,40 @@ on_stop_signal (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean reset_gate (SgNftGate *gate, const SgConfig *config, GError **error);
+
 static void
-on_table_tampered (const char *what, SgGateService *service)
+on_table_tampered (const char *what, gpointer data)
 {
-  sg_gate_service_restore_table (service, what);
+  Helper *helper = data;
+  g_autoptr (GError) error = NULL;
+
+  if (helper->service != NULL)
+    {
+      sg_gate_service_restore_table (helper->service, what);
+      return;
+    }
+  /* Before the service exists there are no grants: a plain reset restores. */
+  g_warning ("Table inet seatgate was changed from outside (%s); resetting it",
+             what != NULL ? what : "notifications were lost");
+  if (!reset_gate (helper->gate, helper->config, &error))
+    {
+      g_critical ("Could not reset the table: %s", error->message);
+      exit (EXIT_FAILURE);
+    }
+}
+
+static void
+on_bus_closed (GDBusConnection *bus, gboolean remote_peer_vanished, GError *error, gpointer data)
+{
+  Helper *helper = data;
+
+  /* Every holder is unreachable now: end all grants and exit, so the
+   * restart begins deny-only. */
+  g_critical ("Lost the connection to the system bus%s%s", error ? ": " : "",
+              error ? error->message : "");
+  helper->exit_status = EXIT_FAILURE;
+  g_main_loop_quit (helper->loop);
 }
 
 static SgConfig *
@@ -93,19 +126,29 @@ load_config (const char *path, gboolean explicit_path, GError **error)
   return NULL;
 }
 
-/* Without a readable config the table cannot be rebuilt, but no grant left
- * by an earlier helper may outlive it: empty the granted set where it is. */
+/* Without a readable config the table cannot be rebuilt as configured, yet
+ * the gate must be closed: an existing table keeps its deny and loses its
+ * grants; where there is none (after a boot) the built-in ports get one. */
 static void
-flush_grants_of_existing_table (void)
+close_gate_without_config (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_AUTO, &error);
+  g_autoptr (SgConfig) fallback = sg_config_new_default ();
 
-  if (gate == NULL || !sg_nft_gate_flush_grants (gate, &error))
-    g_printerr ("seatgate-helper: could not empty the grants of the existing table: %s\n",
-                error->message);
-  else
-    g_printerr ("seatgate-helper: emptied the grants of the existing table inet seatgate\n");
+  if (gate != NULL && sg_nft_gate_flush_grants (gate, &error))
+    {
+      g_printerr ("seatgate-helper: emptied the grants of the existing table inet seatgate; "
+                  "its deny stays\n");
+      return;
+    }
+  g_printerr ("seatgate-helper: no table to keep (%s); installing a deny-only table for "
+              "the built-in port 5930\n",
+              error ? error->message : "no netlink socket");
+  g_clear_error (&error);
+  if (gate == NULL || !reset_gate (gate, fallback, &error))
+    g_printerr ("seatgate-helper: could not install it either: %s\n",
+                error ? error->message : "no netlink socket");
 }
 
 /* Deny-only table and no connection left from before. */
@@ -171,14 +214,23 @@ main (int argc, char **argv)
   if (config == NULL)
     {
       g_printerr ("seatgate-helper: %s\n", error->message);
-      flush_grants_of_existing_table ();
+      close_gate_without_config ();
       g_printerr ("seatgate-helper: the gate stays closed; fix the file and start the helper "
                   "again.\n");
       return EXIT_FAILURE;
     }
 
+  Helper helper = { .config = config, .exit_status = EXIT_SUCCESS };
   g_autoptr (SgNftGate) gate = sg_nft_gate_new (config->table_mode, &error);
-  if (gate == NULL || !reset_gate (gate, config, &error))
+  g_autoptr (SgTableWatch) watch = NULL;
+  helper.gate = gate;
+  /* Watch before the reset, so a firewall reload right after it (e.g.
+   * nftables.service at boot) cannot go unnoticed. Even an owned table is
+   * watched: where the kernel cannot protect it, this restores it. */
+  if (gate != NULL && !reset)
+    watch = sg_table_watch_new (sg_nft_gate_get_portid (gate), on_table_tampered, &helper,
+                                &error);
+  if (gate == NULL || (!reset && watch == NULL) || !reset_gate (gate, config, &error))
     {
       g_printerr ("seatgate-helper: could not set up the nftables table: %s\n", error->message);
       return EXIT_FAILURE;
@@ -186,7 +238,6 @@ main (int argc, char **argv)
   if (reset)
     return EXIT_SUCCESS;
 
-  Helper helper = { .exit_status = EXIT_SUCCESS };
   helper.loop = g_main_loop_new (NULL, FALSE);
   helper.bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (helper.bus == NULL)
@@ -194,28 +245,17 @@ main (int argc, char **argv)
       g_printerr ("seatgate-helper: could not connect to the system bus: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  /* Losing the bus means losing every holder: exit and let the restart
-   * begin deny-only. */
   g_dbus_connection_set_exit_on_close (helper.bus, FALSE);
+  g_signal_connect (helper.bus, "closed", G_CALLBACK (on_bus_closed), &helper);
 
   g_autoptr (SgGateService) service
-      = sg_gate_service_new (helper.bus, config, gate, G_CALLBACK (on_service_ready), &helper,
-                             &error);
+      = sg_gate_service_new (helper.bus, config, gate, on_service_ready, &helper, &error);
   if (service == NULL)
     {
       g_printerr ("seatgate-helper: %s\n", error->message);
       return EXIT_FAILURE;
     }
-
-  /* Even an owned table is watched: where the kernel cannot protect it, this
-   * is what notices and restores it. */
-  g_autoptr (SgTableWatch) watch = sg_table_watch_new (
-      sg_nft_gate_get_portid (gate), (SgTableTamperedFunc) on_table_tampered, service, &error);
-  if (watch == NULL)
-    {
-      g_printerr ("seatgate-helper: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  helper.service = service;
 
   g_unix_signal_add (SIGTERM, on_stop_signal, &helper);
   g_unix_signal_add (SIGINT, on_stop_signal, &helper);
@@ -227,6 +267,7 @@ main (int argc, char **argv)
     g_bus_unown_name (helper.owner_id);
   g_dbus_connection_flush_sync (helper.bus, NULL, NULL);
   g_clear_pointer (&watch, sg_table_watch_free);
+  helper.service = NULL;
   g_clear_pointer (&service, sg_gate_service_free);
   g_object_unref (helper.bus);
   g_main_loop_unref (helper.loop);

@@ -26,6 +26,7 @@ struct _SgSeatMonitor
   guint watch_id;
   guint subscriptions[4];
   gboolean present;
+  char *owner;        /* logind's unique name: signals from anyone else are forged */
   guint pending;      /* seat reads under way */
   guint generation;   /* bumped when logind goes: late replies are dropped */
   GCancellable *cancellable;
@@ -185,6 +186,14 @@ read_seat (SgSeatMonitor *monitor, SeatState *seat)
                           seat_path_read, read);
 }
 
+/* GLib before 2.80.1 (unless patched against CVE-2024-34397) delivers
+ * signals subscribed by well-known name from any sender. */
+static gboolean
+from_logind (SgSeatMonitor *monitor, const char *sender)
+{
+  return monitor->owner != NULL && g_strcmp0 (sender, monitor->owner) == 0;
+}
+
 static void
 on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char *path,
                             const char *iface, const char *signal, GVariant *params, gpointer data)
@@ -195,7 +204,8 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autofree const char **invalidated = NULL;
   const char *id, *session_path;
 
-  if (seat == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!from_logind (monitor, sender) || seat == NULL
+      || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
@@ -224,12 +234,28 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
   g_autofree const char **invalidated = NULL;
   gboolean active = TRUE;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!from_logind (monitor, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
-  if (g_variant_lookup (changed, "Active", "b", &active) ? !active
-                                                         : g_strv_contains (invalidated, "Active"))
-    monitor->events.session_deactivated (path, monitor->user_data);
+  if (!(g_variant_lookup (changed, "Active", "b", &active) ? !active
+                                                           : g_strv_contains (invalidated, "Active")))
+    return;
+
+  /* logind says Active=false before it names the seat's next session (and
+   * holds that back until the session has started): the seat's owner is
+   * unknown from now until it does, so no grant can be committed meanwhile. */
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      if (seat->active_path != NULL && g_str_equal (seat->active_path, path))
+        {
+          seat_set_active (seat, NULL, NULL);
+          monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
+          monitor->pending++;
+          read_active_session (monitor, seat);
+        }
+    }
+  monitor->events.session_deactivated (path, monitor->user_data);
 }
 
 static void
@@ -239,7 +265,7 @@ on_session_removed (GDBusConnection *bus, const char *sender, const char *path, 
   SgSeatMonitor *monitor = data;
   const char *session_path;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
+  if (!from_logind (monitor, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
     return;
   g_variant_get (params, "(&s&o)", NULL, &session_path);
   monitor->events.session_removed (session_path, monitor->user_data);
@@ -251,6 +277,8 @@ on_session_new (GDBusConnection *bus, const char *sender, const char *path, cons
 {
   SgSeatMonitor *monitor = data;
 
+  if (!from_logind (monitor, sender))
+    return;
   /* A seat logind did not know at start may exist now. */
   for (guint i = 0; i < monitor->seats->len; i++)
     {
@@ -267,6 +295,8 @@ on_logind_appeared (GDBusConnection *bus, const char *name, const char *owner, g
 
   g_message ("logind is on the bus (%s); reading the seats", owner);
   monitor->present = TRUE;
+  g_free (monitor->owner);
+  monitor->owner = g_strdup (owner);
   for (guint i = 0; i < monitor->seats->len; i++)
     read_seat (monitor, g_ptr_array_index (monitor->seats, i));
 }
@@ -278,6 +308,7 @@ on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
   gboolean was_present = monitor->present;
 
   monitor->present = FALSE;
+  g_clear_pointer (&monitor->owner, g_free);
   monitor->generation++;
   monitor->pending = 0;
   for (guint i = 0; i < monitor->seats->len; i++)
@@ -332,12 +363,6 @@ sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
                                                       on_logind_appeared, on_logind_vanished,
                                                       monitor, NULL);
   return monitor;
-}
-
-gboolean
-sg_seat_monitor_is_ready (SgSeatMonitor *monitor)
-{
-  return monitor->present && monitor->pending == 0;
 }
 
 static SeatState *
@@ -464,5 +489,6 @@ sg_seat_monitor_free (SgSeatMonitor *monitor)
     g_bus_unwatch_name (monitor->watch_id);
   g_ptr_array_unref (monitor->seats);
   g_object_unref (monitor->bus);
+  g_free (monitor->owner);
   g_free (monitor);
 }

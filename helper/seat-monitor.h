@@ -49,9 +49,6 @@ SgSeatMonitor *sg_seat_monitor_new (GDBusConnection *bus,
                                     const SgSeatMonitorEvents *events,
                                     gpointer user_data);
 
-/* TRUE when logind is on the bus and every seat's state has been read. */
-gboolean sg_seat_monitor_is_ready (SgSeatMonitor *monitor);
-
 /* The active session id of @seat as last announced by logind: "" for none,
  * NULL when unknown (logind absent, or not yet read). */
 const char *sg_seat_monitor_get_active_session (SgSeatMonitor *monitor, const char *seat);

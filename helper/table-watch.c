@@ -8,6 +8,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SG_TABLE "seatgate"
@@ -166,14 +167,21 @@ on_readable (int fd, GIOCondition condition, gpointer data)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         break;
-      if (n < 0)
+      if (n < 0 && errno == ENOBUFS)
         {
-          /* ENOBUFS: notifications were dropped, so anything may have
-           * happened: restore to be sure. */
+          /* Notifications were dropped, so anything may have happened:
+           * restore to be sure. */
           g_warning ("nf_tables notifications lost (%s)", g_strerror (errno));
           g_clear_pointer (&watch->pending, g_free);
           watch->tampered (NULL, watch->user_data);
           continue;
+        }
+      if (n < 0)
+        {
+          /* Blind from now on: a gate nobody watches must not stay up. */
+          g_critical ("Could not read nf_tables notifications (%s); exiting so the gate closes",
+                      g_strerror (errno));
+          exit (EXIT_FAILURE);
         }
       mnl_cb_run (buf, (size_t) n, 0, 0, notification_cb, watch);
     }

@@ -58,6 +58,18 @@ def test_broken_config_keeps_the_previous_deny(lab, helper):
     assert_refused(lab.actor(INACTIVE_UID, bus=False))
 
 
+def test_broken_config_at_boot_still_installs_a_deny(lab):
+    # After a boot there is no table to keep: the built-in port is closed.
+    assert lab.nft_table() is None
+    assert lab.actor(INACTIVE_UID, bus=False).connect('127.0.0.1', 5930) == 'ok'
+    r = lab.run_helper(lab.write_file('broken.conf', '[Seat seat0]\nPorts=59x30\n'))
+    assert r.returncode == 1, r
+    assert 'deny-only table' in r.stderr, r.stderr
+    assert lab.nft_table() is not None, 'a broken config at boot left no table'
+    for uid in (CONSOLE_UID, INACTIVE_UID, 0):
+        assert_refused(lab.actor(uid, bus=False))
+
+
 def test_missing_config_file_refuses_to_start(lab):
     r = lab.run_helper(os.path.join(lab.dir, 'no-such.conf'))
     assert r.returncode != 0, r
