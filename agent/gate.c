@@ -2,9 +2,7 @@
 
 #include "sg-error.h"
 #include "sg-gate1-generated.h"
-
-#define GATE1_NAME "io.github.seatgate.Gate1"
-#define GATE1_PATH "/io/github/seatgate/Gate1"
+#include "sg-names.h"
 
 struct _SgGate
 {
@@ -142,7 +140,7 @@ sg_gate_new (GDBusConnection *system_bus, guint32 uid, const SgGateCallbacks *ca
   sg_gate1_proxy_new (system_bus,
                       G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START
                           | G_DBUS_PROXY_FLAGS_GET_INVALIDATED_PROPERTIES,
-                      GATE1_NAME, GATE1_PATH, gate->cancellable, on_proxy_ready, gate);
+                      SG_BUS_NAME, SG_OBJECT_PATH, gate->cancellable, on_proxy_ready, gate);
   return gate;
 }
 

@@ -4,14 +4,15 @@
 
 #include <gio/gio.h>
 
+#include "sg-names.h"
 #include "sg-gate1-generated.h"
 
 G_BEGIN_DECLS
 
-#define SGCTL_BUS_NAME "io.github.seatgate.Gate1"
-#define SGCTL_OBJECT_PATH "/io/github/seatgate/Gate1"
-#define SGCTL_ACTION_GRANT "io.github.seatgate.grant"
-#define SGCTL_ACTION_MANAGE "io.github.seatgate.manage"
+#define SGCTL_BUS_NAME SG_BUS_NAME
+#define SGCTL_OBJECT_PATH SG_OBJECT_PATH
+#define SGCTL_ACTION_GRANT SG_ACTION_GRANT
+#define SGCTL_ACTION_MANAGE SG_ACTION_MANAGE
 
 /* Exit statuses, as documented in seatgatectl(1). */
 typedef enum

@@ -10,12 +10,13 @@
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
 #include <time.h>
+#include "sg-names.h"
 
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4 /* Linux 6.9; newer than Debian 12's headers */
 #endif
 
-#define TABLE_NAME "seatgate"
+#define TABLE_NAME SG_TABLE
 
 typedef struct nftnl_table SgctlNftnlTable;
 typedef struct nftnl_set SgctlNftnlSet;

@@ -399,12 +399,6 @@ sg_config_seat_for_port (const SgConfig *config, guint16 port)
   return NULL;
 }
 
-static gint
-compare_port (gconstpointer a, gconstpointer b)
-{
-  return (gint) *(const guint16 *) a - (gint) *(const guint16 *) b;
-}
-
 GArray *
 sg_config_all_ports (const SgConfig *config)
 {
@@ -415,7 +409,7 @@ sg_config_all_ports (const SgConfig *config)
       const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
       g_array_append_vals (ports, seat->ports->data, seat->ports->len);
     }
-  g_array_sort (ports, compare_port);
+  sg_ports_sort (ports);
   return ports;
 }
 

@@ -24,7 +24,7 @@ typedef struct
 {
   char *path;             /* the file it came from, or NULL for built-in defaults */
   GPtrArray *seats;       /* SgSeatConfig*, in file order */
-  GArray *always_allow;   /* guint32 uids, ascending, unique */
+  GArray *always_allow;   /* guint32 uids, unique, in file order */
   SgTableMode table_mode;
   char *viewer_command;   /* [Agent] ViewerCommand, NULL when unset */
 } SgConfig;

@@ -93,7 +93,7 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
           guint16 p16 = (guint16) port;
           g_array_append_val (ports, p16);
         }
-      g_array_sort (ports, compare_port);
+      sg_ports_sort (ports);
     }
 
   if (n_items == 0)
@@ -103,6 +103,12 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+void
+sg_ports_sort (GArray *ports)
+{
+  g_array_sort (ports, compare_port);
 }
 
 gboolean

@@ -18,6 +18,9 @@ gboolean sg_ports_parse (const char *value, GArray *ports, GError **error);
 /* "5930, 5931-5935": compact, for logs and messages. */
 char *sg_ports_to_string (const guint16 *ports, gsize n_ports);
 
+/* Sorts a GArray of guint16 ascending. */
+void sg_ports_sort (GArray *ports);
+
 /* TRUE if @port is in the sorted array. */
 gboolean sg_ports_contains (const guint16 *ports, gsize n_ports, guint16 port);
 

@@ -5,10 +5,10 @@
 
 #include <gio/gio.h>
 
+#include "sg-names.h"
+
 G_BEGIN_DECLS
 
-#define SG_ACTION_GRANT "io.github.seatgate.grant"
-#define SG_ACTION_MANAGE "io.github.seatgate.manage"
 
 /* Checks @action_id for the bus name @sender, with @seat (when not NULL) as
  * the detail "seat" for rules to read. With @allow_interaction polkit

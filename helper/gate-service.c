@@ -23,6 +23,8 @@ struct _SgGateService
   SgGateReadyFunc ready;
   gpointer ready_data;
   GCancellable *cancellable;
+  guint calls_in_flight;    /* logind reads and polkit checks on their way */
+  GQueue calls_waiting;     /* WaitingCall*, in order */
 };
 
 /* One Grant() call on its way through logind and polkit. */
@@ -274,6 +276,54 @@ on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *pat
   revoke_seats (service, orphaned, "disconnected");
 }
 
+/* ---- calls made for callers ----
+ *
+ * Every logind read and polkit check made for a caller goes out through
+ * here, at most CALLS_IN_FLIGHT at once; the others wait their turn, in
+ * order. The system bus refuses a connection's calls beyond 128 pending
+ * (max_replies_per_connection): without this, 200 callers who are not at the
+ * console made the helper's own calls fail with LimitsExceeded, the console
+ * user's Grant() among them. */
+#define CALLS_IN_FLIGHT 32
+
+typedef void (*CallStart) (gpointer data);
+
+typedef struct
+{
+  CallStart start;
+  gpointer data;
+} WaitingCall;
+
+static void
+call_when_free (SgGateService *service, CallStart start, gpointer data)
+{
+  if (service->calls_in_flight < CALLS_IN_FLIGHT)
+    {
+      service->calls_in_flight++;
+      start (data);
+      return;
+    }
+  WaitingCall *call = g_new (WaitingCall, 1);
+  call->start = start;
+  call->data = data;
+  g_queue_push_tail (&service->calls_waiting, call);
+}
+
+/* A call started by call_when_free() is over: its slot goes to the next. */
+static void
+call_done (SgGateService *service)
+{
+  g_autofree WaitingCall *next = g_queue_pop_head (&service->calls_waiting);
+
+  if (next == NULL)
+    {
+      g_assert (service->calls_in_flight > 0);
+      service->calls_in_flight--;
+      return;
+    }
+  next->start (next->data);
+}
+
 /* ---- Grant() ---- */
 
 static gboolean
@@ -387,6 +437,24 @@ commit_grant (GrantRequest *req)
 }
 
 static void authorize_next_seat (GrantRequest *req);
+static void seat_authorized (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+start_seat_authorization (gpointer data)
+{
+  GrantRequest *req = data;
+
+  if (req->gone != NULL)
+    {
+      call_done (req->service);
+      authorize_next_seat (req);
+      return;
+    }
+  SgSessionInfo *info = req->owned->pdata[req->n_authorized];
+  sg_authority_check (req->service->bus, req->sender, SG_ACTION_GRANT, info->seat,
+                      invocation_allows_interaction (req->invocation), req->service->cancellable,
+                      seat_authorized, req);
+}
 
 /* polkit is asked once per seat, with the seat as a detail, so an admin's
  * rule can allow one seat and not another (action.lookup ("seat")). */
@@ -397,6 +465,7 @@ seat_authorized (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   SgSessionInfo *info = req->owned->pdata[req->n_authorized];
 
+  call_done (req->service);
   if (sg_authority_check_finish (result, &error))
     g_ptr_array_add (req->allowed, info);
   else
@@ -415,10 +484,7 @@ authorize_next_seat (GrantRequest *req)
 
   if (req->n_authorized < req->owned->len && req->gone == NULL)
     {
-      SgSessionInfo *info = req->owned->pdata[req->n_authorized];
-      sg_authority_check (req->service->bus, req->sender, SG_ACTION_GRANT, info->seat,
-                          invocation_allows_interaction (req->invocation),
-                          req->service->cancellable, seat_authorized, req);
+      call_when_free (req->service, start_seat_authorization, req);
       return;
     }
 
@@ -469,6 +535,7 @@ session_read (GObject *source, GAsyncResult *result, gpointer data)
                                                                  &error);
   const char *seat = req->seats->pdata[req->sessions->len];
 
+  call_done (req->service);
   if (info == NULL)
     {
       g_ptr_array_add (req->why_not,
@@ -481,27 +548,40 @@ session_read (GObject *source, GAsyncResult *result, gpointer data)
   read_next_session (req);
 }
 
+/* The seat's active session is looked up when the read goes out, which may
+ * be a while after the request began. */
+static void
+start_session_read (gpointer data)
+{
+  GrantRequest *req = data;
+  SgGateService *service = req->service;
+  const char *seat = req->seats->pdata[req->sessions->len];
+  const char *path = sg_seat_monitor_get_active_session_path (service->monitor, seat);
+
+  if (path != NULL && req->gone == NULL)
+    {
+      sg_seat_monitor_get_session_info (service->monitor, path, service->cancellable,
+                                        session_read, req);
+      return;
+    }
+  call_done (service);
+  /* The seat changed (or logind left) since the request began. */
+  if (path == NULL)
+    g_ptr_array_add (req->why_not,
+                     g_strdup_printf ("%s changed while seatgate was checking", seat));
+  g_ptr_array_add (req->sessions, NULL);
+  read_next_session (req);
+}
+
 static void
 read_next_session (GrantRequest *req)
 {
-  SgGateService *service = req->service;
   g_autoptr (GrantRequest) done = NULL;
 
-  while (req->sessions->len < req->seats->len)
+  if (req->sessions->len < req->seats->len && req->gone == NULL)
     {
-      const char *seat = req->seats->pdata[req->sessions->len];
-      const char *path = sg_seat_monitor_get_active_session_path (service->monitor, seat);
-
-      if (path != NULL)
-        {
-          sg_seat_monitor_get_session_info (service->monitor, path, service->cancellable,
-                                            session_read, req);
-          return;
-        }
-      /* The seat changed (or logind left) since the request began. */
-      g_ptr_array_add (req->why_not,
-                       g_strdup_printf ("%s changed while seatgate was checking", seat));
-      g_ptr_array_add (req->sessions, NULL);
+      call_when_free (req->service, start_session_read, req);
+      return;
     }
 
   done = req;
@@ -636,6 +716,7 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
+  call_done (req->service);
   if (!sg_authority_check_finish (result, &error))
     {
       sg_log_refusal ("refuse-revoke", req->uid, NULL, NULL, "admin",
@@ -660,6 +741,16 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
   sg_gate1_complete_revoke (req->service->skeleton, invocation);
 }
 
+static void
+start_revoke_authorization (gpointer data)
+{
+  RevokeRequest *req = data;
+
+  sg_authority_check (req->service->bus, g_dbus_method_invocation_get_sender (req->invocation),
+                      SG_ACTION_MANAGE, NULL, invocation_allows_interaction (req->invocation),
+                      req->service->cancellable, revoke_authorized, req);
+}
+
 static gboolean
 handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid, gpointer data)
 {
@@ -669,9 +760,7 @@ handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid
   req->service = service;
   req->invocation = g_object_ref (invocation);
   req->uid = uid;
-  sg_authority_check (service->bus, g_dbus_method_invocation_get_sender (invocation),
-                      SG_ACTION_MANAGE, NULL, invocation_allows_interaction (invocation),
-                      service->cancellable, revoke_authorized, req);
+  call_when_free (service, start_revoke_authorization, req);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -794,6 +883,7 @@ sg_gate_service_free (SgGateService *service)
       g_object_unref (service->skeleton);
     }
   g_clear_pointer (&service->registry, sg_grant_registry_free);
+  g_queue_clear_full (&service->calls_waiting, g_free);
   g_ptr_array_unref (service->requests);
   g_clear_object (&service->cancellable);
   g_object_unref (service->bus);

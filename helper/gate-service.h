@@ -5,13 +5,12 @@
 
 #include <gio/gio.h>
 
+#include "sg-names.h"
 #include "nft-gate.h"
 #include "sg-config.h"
 
 G_BEGIN_DECLS
 
-#define SG_BUS_NAME "io.github.seatgate.Gate1"
-#define SG_OBJECT_PATH "/io/github/seatgate/Gate1"
 
 typedef struct _SgGateService SgGateService;
 

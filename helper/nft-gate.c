@@ -28,6 +28,7 @@
 #include <linux/rtnetlink.h>
 
 #include "sg-ports.h"
+#include "sg-names.h"
 
 /* Kernel >= 6.9; Debian 12's 6.1 headers lack it. */
 #ifndef NFT_TABLE_F_PERSIST
@@ -38,7 +39,6 @@
  * Unlike DELSETELEM, a missing element is not an error. */
 #define SG_NFT_MSG_DESTROYSETELEM 30
 
-#define SG_TABLE "seatgate"
 #define SG_SET_GATED "gated"
 #define SG_SET_GRANTED "granted"
 #define SG_SET_ALWAYS "always"

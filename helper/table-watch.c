@@ -10,8 +10,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sg-names.h"
 
-#define SG_TABLE "seatgate"
 /* In every nf_tables object's attributes, type 1 names the table the object
  * belongs to (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE,
  * NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, ...). */
