@@ -19,6 +19,8 @@ struct _SgGateService
   SgSeatMonitor *monitor;
   SgGrantRegistry *registry;
   GPtrArray *requests;      /* GrantRequest* under way */
+  GArray *cuts;             /* CutPair: connections that could not be destroyed,
+                               rejected by the table until the uid is granted again */
   guint name_owner_subscription;
   SgGateReadyFunc ready;
   gpointer ready_data;
@@ -67,6 +69,12 @@ seat_config (SgGateService *service, const char *seat)
   g_assert (config != NULL);
   return config;
 }
+
+typedef struct
+{
+  guint32 uid;
+  const SgSeatConfig *seat;
+} CutPair;
 
 #define SEAT_PORTS(s) ((const guint16 *) (void *) (s)->ports->data), (s)->ports->len
 
@@ -137,7 +145,29 @@ rebuild_table (SgGateService *service, GError **error)
                               error))
         return FALSE;
     }
+  /* A fresh table has an empty cut set: without this, connections that
+   * could not be destroyed would come back to life. */
+  for (guint i = 0; i < service->cuts->len; i++)
+    {
+      CutPair *cut = &g_array_index (service->cuts, CutPair, i);
+      if (!sg_nft_gate_cut (service->gate, cut->uid, SEAT_PORTS (cut->seat), error))
+        return FALSE;
+    }
   return TRUE;
+}
+
+static void
+forget_cut (SgGateService *service, guint32 uid, const SgSeatConfig *seat)
+{
+  for (guint i = 0; i < service->cuts->len; i++)
+    {
+      CutPair *cut = &g_array_index (service->cuts, CutPair, i);
+      if (cut->uid == uid && cut->seat == seat)
+        {
+          g_array_remove_index_fast (service->cuts, i);
+          return;
+        }
+    }
 }
 
 /* Ends @seat's grant: the kernel element first (no new connection), then the
@@ -182,6 +212,12 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
       if (!sg_nft_gate_cut (service->gate, grant->uid, SEAT_PORTS (seat), &cut_error))
         g_critical ("Could not cut uid %u's connections either: %s", grant->uid,
                     cut_error->message);
+      else
+        {
+          CutPair cut = { grant->uid, seat };
+          forget_cut (service, grant->uid, seat);
+          g_array_append_val (service->cuts, cut);
+        }
     }
 
   g_autofree char *ports = sg_ports_to_string (SEAT_PORTS (seat));
@@ -407,6 +443,7 @@ commit_grant (GrantRequest *req)
           continue;
         }
       n_granted++;
+      forget_cut (service, req->uid, seat); /* the grant emptied those pairs in the kernel */
       batch_ns += sg_nft_gate_last_batch_ns (service->gate);
       granted_seat = seat->name;
       if (sg_grant_registry_hold (service->registry, seat->name, req->uid, info->id,
@@ -841,6 +878,7 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   service->cancellable = g_cancellable_new ();
   service->registry = sg_grant_registry_new ();
   service->requests = g_ptr_array_new ();
+  service->cuts = g_array_new (FALSE, FALSE, sizeof (CutPair));
   service->skeleton = sg_gate1_skeleton_new ();
   sg_gate1_set_version (service->skeleton, SG_VERSION);
   sg_gate1_set_seats (service->skeleton, seats_variant (config));
@@ -885,6 +923,7 @@ sg_gate_service_free (SgGateService *service)
   g_clear_pointer (&service->registry, sg_grant_registry_free);
   g_queue_clear_full (&service->calls_waiting, g_free);
   g_ptr_array_unref (service->requests);
+  g_array_unref (service->cuts);
   g_clear_object (&service->cancellable);
   g_object_unref (service->bus);
   g_free (service);
