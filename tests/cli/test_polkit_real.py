@@ -142,6 +142,15 @@ def _read_until(fd, text, timeout):
     return seen.decode(errors='replace')
 
 
+def _wait_echo_off(fd, timeout):
+    import termios
+    deadline = time.monotonic() + timeout
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        if time.monotonic() >= deadline:
+            raise LabError(f'the terminal still echoes {timeout} s after the password prompt')
+        time.sleep(0.01)
+
+
 def test_real_polkit_revoke_from_a_terminal_asks_for_the_password_through_pkttyagent(real_lab):
     lab = real_lab(rules=[GROUP], groups={'vmusers': [CONSOLE_UID]})
     lab.start_helper()
@@ -162,6 +171,9 @@ def test_real_polkit_revoke_from_a_terminal_asks_for_the_password_through_pkttya
         screen = _read_until(master, 'Password:', 15)
         assert 'AUTHENTICATING FOR io.github.seatgate.manage' in screen
         assert 'revoke another user' in screen   # the action's message
+        # pkttyagent turns echo off after its prompt, flushing pending input
+        # (TCSAFLUSH): a password typed before that is lost.
+        _wait_echo_off(master, 10)
         os.write(master, b'not-the-password\n')
         _read_until(master, 'AUTHENTICATION FAILED', 20)
         proc.wait(30)
