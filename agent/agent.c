@@ -41,6 +41,7 @@ struct _SgAgent
 
   GrantState grant;
   guint attempt;          /* tags Grant () calls: a stale answer is dropped */
+  gboolean asking;        /* a Grant () is on its way */
   guint grant_generation; /* the helper owner the grant state is about */
   char *refusal;
   guint16 port;
@@ -117,6 +118,8 @@ typedef struct
   guint attempt;
 } GrantCall;
 
+static void agent_send_grant (SgAgent *agent);
+
 static void
 on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -128,9 +131,12 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   SgAgent *agent = call->agent;
+  agent->asking = FALSE;
   if (call->attempt != agent->attempt || agent->grant != GRANT_PENDING)
     {
       g_debug ("Dropping the answer to an earlier Grant ()");
+      if (agent->grant == GRANT_PENDING)
+        agent_send_grant (agent);
       return;
     }
   if (ok)
@@ -149,14 +155,26 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-agent_ask (SgAgent *agent)
+agent_send_grant (SgAgent *agent)
 {
   GrantCall *call = g_new0 (GrantCall, 1);
 
-  agent->grant = GRANT_PENDING;
+  agent->asking = TRUE;
   call->agent = agent;
-  call->attempt = ++agent->attempt;
+  call->attempt = agent->attempt;
   sg_gate_grant (agent->gate, agent->cancellable, on_grant_reply, call);
+}
+
+/* One Grant () at a time: on a flapping seat, asks made while one is on its
+ * way wait for its answer and are then made once, so the calls cannot pile
+ * up until the bus refuses them (LimitsExceeded). */
+static void
+agent_ask (SgAgent *agent)
+{
+  agent->grant = GRANT_PENDING;
+  agent->attempt++;
+  if (!agent->asking)
+    agent_send_grant (agent);
 }
 
 /* The one place that decides: from what the session and the helper say now,

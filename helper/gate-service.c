@@ -19,6 +19,7 @@ struct _SgGateService
   SgSeatMonitor *monitor;
   SgGrantRegistry *registry;
   GPtrArray *requests;      /* GrantRequest* under way */
+  GPtrArray *parked;        /* GrantRequest* waiting for logind's view to settle */
   GArray *cuts;             /* CutPair: connections that could not be destroyed,
                                rejected by the table until the uid is granted again */
   guint name_owner_subscription;
@@ -210,8 +211,13 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
                  "packets to those ports instead",
                  grant->uid, grant->seat, error->message);
       if (!sg_nft_gate_cut (service->gate, grant->uid, SEAT_PORTS (seat), &cut_error))
-        g_critical ("Could not cut uid %u's connections either: %s", grant->uid,
-                    cut_error->message);
+        {
+          /* Its connections may live on: leave, so the stop action resets. */
+          g_critical ("Could not cut uid %u's connections either (%s); exiting so the gate "
+                      "closes",
+                      grant->uid, cut_error->message);
+          exit (EXIT_FAILURE);
+        }
       else
         {
           CutPair cut = { grant->uid, seat };
@@ -245,6 +251,8 @@ revoke_all (SgGateService *service, const char *reason)
 
 /* ---- logind's events ---- */
 
+static void resume_parked (SgGateService *service);
+
 static void
 on_active_session_changed (const char *seat, const char *session_id, gpointer data)
 {
@@ -253,6 +261,7 @@ on_active_session_changed (const char *seat, const char *session_id, gpointer da
 
   if (grant != NULL && g_strcmp0 (grant->session_id, session_id) != 0)
     revoke_seat (service, seat, "session-changed");
+  resume_parked (service);
 }
 
 static void
@@ -277,6 +286,7 @@ static void
 on_logind_vanished (gpointer data)
 {
   revoke_all (data, "session-changed");
+  resume_parked (data);
 }
 
 static void
@@ -288,6 +298,7 @@ on_monitor_ready (gpointer data)
   service->ready = NULL;
   if (ready != NULL)
     ready (service->ready_data);
+  resume_parked (service);
 }
 
 /* ---- callers leaving the bus ---- */
@@ -654,11 +665,12 @@ read_next_session (GrantRequest *req)
   authorize_next_seat (g_steal_pointer (&done));
 }
 
+static void scan_seats (GrantRequest *req);
+
 static void
 caller_uid_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   GrantRequest *req = data;
-  SgGateService *service = req->service;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                               &error);
@@ -672,7 +684,51 @@ caller_uid_read (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   g_variant_get (reply, "(u)", &req->uid);
+  scan_seats (req);
+}
 
+/* logind is on the bus but a seat's active session is not known yet: it is
+ * being read (logind just came back, or a session just went inactive) and
+ * will be known shortly. */
+static gboolean
+seats_settling (SgGateService *service)
+{
+  if (!sg_seat_monitor_is_present (service->monitor))
+    return FALSE;
+  for (guint i = 0; i < service->config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = g_ptr_array_index (service->config->seats, i);
+      if (sg_seat_monitor_get_active_session (service->monitor, seat->name) == NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Requests that came while the seats' view settled go on once it has. */
+static void
+resume_parked (SgGateService *service)
+{
+  if (service->parked->len == 0 || seats_settling (service))
+    return;
+  g_autoptr (GPtrArray) parked = g_steal_pointer (&service->parked);
+  service->parked = g_ptr_array_new ();
+  for (guint i = 0; i < parked->len; i++)
+    scan_seats (parked->pdata[i]);
+}
+
+static void
+scan_seats (GrantRequest *req)
+{
+  SgGateService *service = req->service;
+
+  /* Waiting, not refusing: the console user's agent asks as soon as logind
+   * is back or its session is active, often before the helper has read the
+   * seat, and a refused agent does not ask again until something changes. */
+  if (req->gone == NULL && seats_settling (service))
+    {
+      g_ptr_array_add (service->parked, req);
+      return;
+    }
   for (guint i = 0; i < service->config->seats->len; i++)
     {
       const SgSeatConfig *seat = g_ptr_array_index (service->config->seats, i);
@@ -878,6 +934,7 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   service->cancellable = g_cancellable_new ();
   service->registry = sg_grant_registry_new ();
   service->requests = g_ptr_array_new ();
+  service->parked = g_ptr_array_new ();
   service->cuts = g_array_new (FALSE, FALSE, sizeof (CutPair));
   service->skeleton = sg_gate1_skeleton_new ();
   sg_gate1_set_version (service->skeleton, SG_VERSION);
@@ -923,6 +980,7 @@ sg_gate_service_free (SgGateService *service)
   g_clear_pointer (&service->registry, sg_grant_registry_free);
   g_queue_clear_full (&service->calls_waiting, g_free);
   g_ptr_array_unref (service->requests);
+  g_ptr_array_unref (service->parked);
   g_array_unref (service->cuts);
   g_clear_object (&service->cancellable);
   g_object_unref (service->bus);

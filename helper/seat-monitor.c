@@ -15,6 +15,8 @@ typedef struct
   char *path;         /* logind's object for the seat, NULL until known */
   char *active;       /* active session id, "" for none, NULL when unknown */
   char *active_path;
+  gboolean reading;   /* a read of ActiveSession is on its way */
+  gboolean read_again; /* asked for again meanwhile: read once more after it */
 } SeatState;
 
 struct _SgSeatMonitor
@@ -92,6 +94,8 @@ read_done (SgSeatMonitor *monitor)
     monitor->events.ready (monitor->user_data);
 }
 
+static void read_active_session (SgSeatMonitor *monitor, SeatState *seat);
+
 static void
 active_session_read (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -105,6 +109,7 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
   if (read->generation != monitor->generation)
     return;
 
+  read->seat->reading = FALSE;
   if (reply == NULL)
     {
       /* Unknown means nobody may be granted there. */
@@ -126,6 +131,12 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
         seat_set_active (read->seat, "", NULL);
     }
   g_debug ("%s: active session '%s'", read->seat->name, read->seat->active);
+  if (read->seat->read_again)
+    {
+      read->seat->read_again = FALSE;
+      read_active_session (monitor, read->seat);
+      return;
+    }
   read_done (monitor);
 }
 
@@ -137,11 +148,27 @@ read_active_session (SgSeatMonitor *monitor, SeatState *seat)
   read->monitor = monitor;
   read->seat = seat;
   read->generation = monitor->generation;
+  seat->reading = TRUE;
   g_dbus_connection_call (monitor->bus, LOGIND_NAME, seat->path,
                           "org.freedesktop.DBus.Properties", "Get",
                           g_variant_new ("(ss)", LOGIND_SEAT, "ActiveSession"),
                           G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           CALL_TIMEOUT_MS, monitor->cancellable, active_session_read, read);
+}
+
+/* One read of a seat's ActiveSession at a time, and one more after the last
+ * ask: on a flapping seat the reads must not pile up until the bus refuses
+ * them (LimitsExceeded), which would leave the seat's owner unknown. */
+static void
+reread_active_session (SgSeatMonitor *monitor, SeatState *seat)
+{
+  if (seat->reading)
+    {
+      seat->read_again = TRUE;
+      return;
+    }
+  monitor->pending++;
+  read_active_session (monitor, seat);
 }
 
 static void
@@ -219,8 +246,7 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
        * grant meanwhile. */
       seat_set_active (seat, NULL, NULL);
       monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
-      monitor->pending++;
-      read_active_session (monitor, seat);
+      reread_active_session (monitor, seat);
     }
 }
 
@@ -251,8 +277,7 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
         {
           seat_set_active (seat, NULL, NULL);
           monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
-          monitor->pending++;
-          read_active_session (monitor, seat);
+          reread_active_session (monitor, seat);
         }
     }
   monitor->events.session_deactivated (path, monitor->user_data);
@@ -316,6 +341,7 @@ on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
       g_clear_pointer (&seat->path, g_free);
       seat_set_active (seat, NULL, NULL);
+      seat->reading = seat->read_again = FALSE;
     }
   if (was_present)
     g_warning ("logind left the bus: every grant ends until it is back");
@@ -375,6 +401,12 @@ find_seat (SgSeatMonitor *monitor, const char *name)
         return seat;
     }
   return NULL;
+}
+
+gboolean
+sg_seat_monitor_is_present (SgSeatMonitor *monitor)
+{
+  return monitor->present;
 }
 
 const char *

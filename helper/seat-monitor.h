@@ -49,6 +49,10 @@ SgSeatMonitor *sg_seat_monitor_new (GDBusConnection *bus,
                                     const SgSeatMonitorEvents *events,
                                     gpointer user_data);
 
+/* Whether logind is on the bus: then a seat whose active session is unknown
+ * is being read and will be known shortly. */
+gboolean sg_seat_monitor_is_present (SgSeatMonitor *monitor);
+
 /* The active session id of @seat as last announced by logind: "" for none,
  * NULL when unknown (logind absent, or not yet read). */
 const char *sg_seat_monitor_get_active_session (SgSeatMonitor *monitor, const char *seat);
