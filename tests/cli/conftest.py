@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lab'))
 sys.path.insert(0, HERE)
 
 import seatgate_lab  # noqa: E402
+from lab_pytest import helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
 from polkit_real import RealPolkitLab  # noqa: E402
 
 
@@ -43,19 +44,10 @@ class CtlLogs:
 
 @pytest.fixture
 def lab(request):
-    with seatgate_lab.Lab() as the_lab:
-        request.node.seatgate_lab = the_lab
-        CtlLogs.attach(the_lab)
-        the_lab.start(allowed=(seatgate_lab.ACTION_GRANT, seatgate_lab.ACTION_MANAGE))
-        the_lab.standard_world()
-        the_lab.listen(seatgate_lab.DEFAULT_PORT)
+    for the_lab in standard_lab(request, prepare=CtlLogs.attach,
+                                allowed=(seatgate_lab.ACTION_GRANT, seatgate_lab.ACTION_MANAGE)):
         the_lab.write_config()
         yield the_lab
-
-
-@pytest.fixture
-def helper(lab):
-    return lab.start_helper()
 
 
 @pytest.fixture
@@ -75,16 +67,3 @@ def real_lab(request):
     yield make
     for the_lab in labs:
         the_lab.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when not in ('setup', 'call') or not report.failed:
-        return
-    the_lab = getattr(item, 'seatgate_lab', None)
-    if the_lab is None:
-        return
-    for title, text in the_lab.logs().items():
-        report.sections.append((title, text if text.strip() else '(empty)'))

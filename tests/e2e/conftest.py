@@ -23,30 +23,14 @@ sys.path.insert(0, os.path.join(TESTS, 'lab'))
 sys.path.insert(0, os.path.join(TESTS, 'agent'))
 sys.path.insert(0, HERE)
 
-import seatgate_lab  # noqa: E402
-from agent_lab import AgentLab  # noqa: E402
 from e2e_lab import VM  # noqa: E402
+from lab_pytest import desk, helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
 
 
 @pytest.fixture
 def lab(request):
-    with seatgate_lab.Lab() as lab:
-        request.node.seatgate_lab = lab
-        lab.start()
-        lab.standard_world()
-        yield lab
-
-
-@pytest.fixture
-def helper(lab):
-    return lab.start_helper()
-
-
-@pytest.fixture
-def desk(request, lab):
-    with AgentLab(lab) as desk:
-        request.node.agent_lab = desk
-        yield desk
+    # no echo listeners: the VM owns port 5930
+    yield from standard_lab(request, listen=False)
 
 
 @pytest.fixture
@@ -55,17 +39,3 @@ def vm(lab):
     machine.wait_listening()
     yield machine
     machine.stop()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when not in ('setup', 'call') or not report.failed:
-        return
-    for attr in ('agent_lab', 'seatgate_lab'):
-        holder = getattr(item, attr, None)
-        if holder is None:
-            continue
-        for title, text in holder.logs().items():
-            report.sections.append((title, text if text.strip() else '(empty)'))

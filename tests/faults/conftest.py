@@ -18,33 +18,10 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lab'))
 
-import seatgate_lab  # noqa: E402
 from faults_lab import FaultLab  # noqa: E402
+from lab_pytest import helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
 
 
 @pytest.fixture
 def lab(request):
-    with FaultLab() as lab:
-        request.node.seatgate_lab = lab
-        lab.start()
-        lab.standard_world()
-        lab.listen(seatgate_lab.DEFAULT_PORT)
-        yield lab
-
-
-@pytest.fixture
-def helper(lab):
-    return lab.start_helper()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when not in ('setup', 'call') or not report.failed:
-        return
-    the_lab = getattr(item, 'seatgate_lab', None)
-    if the_lab is None:
-        return
-    for title, text in the_lab.logs().items():
-        report.sections.append((title, text if text.strip() else '(empty)'))
+    yield from standard_lab(request, lab_class=FaultLab)
