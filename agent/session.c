@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sg-logind.h"
+
 #define LOGIN1_NAME "org.freedesktop.login1"
 #define LOGIN1_PATH "/org/freedesktop/login1"
 #define LOGIN1_MANAGER LOGIN1_NAME ".Manager"
@@ -45,15 +47,9 @@ sg_session_judge (const char *id, guint32 session_uid, guint32 our_uid, const ch
   if (session_uid != our_uid)
     return g_strdup_printf ("session %s belongs to uid %u, not to uid %u", id, session_uid,
                             our_uid);
-  if (remote)
-    return g_strdup ("remote session");
-  if (seat == NULL || *seat == '\0')
-    return g_strdup ("no seat");
-  if (g_strcmp0 (klass, "user") != 0)
-    return g_strdup_printf ("not a user session (class %s)", klass ? klass : "unknown");
-  if (!active)
-    return g_strdup_printf ("not the active session on %s", seat);
-  return NULL;
+  /* The helper's own rule; the state is left out here because it changes
+   * without a signal, and the helper checks it when asked. */
+  return sg_logind_session_flaw (seat, NULL, remote, klass, active, NULL);
 }
 
 static void

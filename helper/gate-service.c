@@ -7,6 +7,7 @@
 #include "sg-build-config.h"
 #include "sg-error.h"
 #include "sg-gate1-generated.h"
+#include "sg-logind.h"
 #include "sg-ports.h"
 #include "sock-destroy.h"
 
@@ -555,23 +556,6 @@ authorize_next_seat (GrantRequest *req)
   commit_grant (req);
 }
 
-/* Why @info does not make its owner the console user of @seat, or NULL. */
-static char *
-session_flaw (const SgSessionInfo *info, const char *seat)
-{
-  if (!g_str_equal (info->seat, seat))
-    return g_strdup_printf ("session %s is not on %s", info->id, seat);
-  if (info->remote)
-    return g_strdup_printf ("session %s on %s is remote", info->id, seat);
-  if (!g_str_equal (info->session_class, "user"))
-    return g_strdup_printf ("session %s on %s has class '%s', not 'user'", info->id, seat,
-                            info->session_class);
-  if (!info->active || !g_str_equal (info->state, "active"))
-    return g_strdup_printf ("session %s on %s is not active (state '%s')", info->id, seat,
-                            info->state);
-  return NULL;
-}
-
 static void read_next_session (GrantRequest *req);
 
 static void
@@ -647,8 +631,11 @@ read_next_session (GrantRequest *req)
         g_ptr_array_add (req->why_not,
                          g_strdup_printf ("the active session of %s is session %s of uid %u", seat,
                                           info->id, info->uid));
-      else if ((flaw = session_flaw (info, seat)) != NULL)
-        g_ptr_array_add (req->why_not, g_steal_pointer (&flaw));
+      else if ((flaw = sg_logind_session_flaw (info->seat, seat, info->remote, info->session_class,
+                                               info->active, info->state))
+               != NULL)
+        g_ptr_array_add (req->why_not, g_strdup_printf ("session %s of uid %u: %s (state '%s')",
+                                                        info->id, info->uid, flaw, info->state));
       else
         g_ptr_array_add (req->owned, info);
     }
