@@ -634,3 +634,22 @@ sg_ktest_table_info (guint32 *flags, guint32 *owner)
   mnl_socket_close (nl);
   return exists;
 }
+
+const char *
+sg_ktest_errno_name (int err)
+{
+  if (err == 0)
+    return "connected/ok";
+  if (err == SG_KTEST_EOF)
+    return "EOF";
+  return g_strerror (err);
+}
+
+void
+sg_ktest_assert_connection_ended (int err)
+{
+  g_test_message ("connection ended: %s", sg_ktest_errno_name (err));
+  if (err != ECONNRESET && err != ECONNABORTED && err != SG_KTEST_EOF)
+    g_error ("expected the connection to end (ECONNRESET, ECONNABORTED or EOF), got %s",
+             sg_ktest_errno_name (err));
+}

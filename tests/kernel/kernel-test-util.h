@@ -86,6 +86,16 @@ guint sg_ktest_count_fds (void);
  * status; *@output (if not NULL) receives stdout and stderr. */
 int sg_ktest_nft (const char *args, char **output);
 
+/* A connect's or read's result for messages: "connected/ok", "EOF" or the
+ * errno's text. */
+const char *sg_ktest_errno_name (int err);
+
+#define sg_ktest_assert_errno(actual, expected)                                                   \
+  g_assert_cmpstr (sg_ktest_errno_name (actual), ==, sg_ktest_errno_name (expected))
+
+/* The end of a connection that was reset, aborted or closed. */
+void sg_ktest_assert_connection_ended (int err);
+
 /* Table inet seatgate as the kernel reports it (GETTABLE). FALSE if it does
  * not exist. @owner receives the owning netlink port id, 0 if none. */
 gboolean sg_ktest_table_info (guint32 *flags, guint32 *owner);

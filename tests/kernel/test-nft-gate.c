@@ -31,29 +31,6 @@ static const guint16 gated_ports[] = { PORT_A, PORT_B };
 static const guint16 port_a[] = { PORT_A };
 static const guint32 always_uids[] = { CAROL };
 
-static const char *
-errno_name (int err)
-{
-  if (err == 0)
-    return "connected/ok";
-  if (err == SG_KTEST_EOF)
-    return "EOF";
-  return g_strerror (err);
-}
-
-#define assert_errno(actual, expected)                                                             \
-  g_assert_cmpstr (errno_name (actual), ==, errno_name (expected))
-
-/* The end of a connection that was reset, aborted or closed. */
-static void
-assert_connection_ended (int err)
-{
-  g_test_message ("connection ended: %s", errno_name (err));
-  if (err != ECONNRESET && err != ECONNABORTED && err != SG_KTEST_EOF)
-    g_error ("expected the connection to end (ECONNRESET, ECONNABORTED or EOF), got %s",
-             errno_name (err));
-}
-
 static void
 remove_table (void)
 {
@@ -110,13 +87,13 @@ check_deny_by_default (const char *addr)
   g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
 
   remove_table ();
-  assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), 0);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
   /* ECONNREFUSED: a TCP reset came back at once (a drop would time out). */
-  assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (BOB, addr, PORT_A), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (0, addr, PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, addr, PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (0, addr, PORT_A), ECONNREFUSED);
 }
 
 static void
@@ -140,12 +117,12 @@ test_granted_uid_connects_on_granted_port_only (void)
 
   gate_grant (gate, ALICE, port_a, 1);
 
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
-  assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), 0);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_B), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_B), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (BOB, "::1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_B), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_B), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "::1", PORT_A), ECONNREFUSED);
 }
 
 static void
@@ -157,11 +134,11 @@ test_grant_is_idempotent (void)
   gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   gate_grant (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   /* Not counted: one revoke ends it. */
   gate_revoke (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
 static gboolean
@@ -181,24 +158,24 @@ test_revoke_refuses_new_connects_established_survives_until_destroyed (void)
   guint n_destroyed = 0;
 
   gate_grant (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_client_connect (alice, "127.0.0.1", PORT_A, 3000, &slot), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (alice, "127.0.0.1", PORT_A, 3000, &slot), 0);
   int server = sg_ktest_listener_accept (listener, AF_INET, 3000);
   g_assert_cmpint (server, >=, 0);
 
   gate_revoke (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   /* Only the SYN is gated: the established connection still carries data. */
-  assert_errno (sg_ktest_client_send (alice, slot), 0);
-  assert_errno (sg_ktest_fd_recv (server, 3000), 0);
-  assert_errno (sg_ktest_fd_send (server), 0);
-  assert_errno (sg_ktest_client_recv (alice, slot, 3000), 0);
+  sg_ktest_assert_errno (sg_ktest_client_send (alice, slot), 0);
+  sg_ktest_assert_errno (sg_ktest_fd_recv (server, 3000), 0);
+  sg_ktest_assert_errno (sg_ktest_fd_send (server), 0);
+  sg_ktest_assert_errno (sg_ktest_client_recv (alice, slot, 3000), 0);
 
   g_assert_true (sg_sock_destroy_matching (port_a, 1, match_alice, NULL, &n_destroyed, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (n_destroyed, ==, 1);
-  assert_connection_ended (sg_ktest_client_recv (alice, slot, 3000));
-  assert_connection_ended (sg_ktest_fd_recv (server, 3000));
+  sg_ktest_assert_connection_ended (sg_ktest_client_recv (alice, slot, 3000));
+  sg_ktest_assert_connection_ended (sg_ktest_fd_recv (server, 3000));
   close (server);
 }
 
@@ -213,7 +190,7 @@ test_revoke_of_pairs_not_granted_succeeds (void)
   /* Half of the pairs granted, all revoked in one batch. */
   gate_grant (gate, ALICE, port_a, 1);
   gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
 }
@@ -225,11 +202,11 @@ test_always_uid_connects (void)
   g_autoptr (SgKtestListener) listener_b = sg_ktest_listener_new (PORT_B, FALSE);
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
 
-  assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_A), 0);
-  assert_errno (sg_ktest_connect_as (CAROL, "::1", PORT_A), 0);
-  assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_B), 0);
-  assert_errno (sg_ktest_connect_as (CAROL, "::1", PORT_B), 0);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "::1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_B), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "::1", PORT_B), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
 static void
@@ -244,10 +221,10 @@ test_cut_rejects_established_traffic (void)
 
   gate_grant (gate, ALICE, port_a, 1);
   gate_grant (gate, DAVE, port_a, 1);
-  assert_errno (sg_ktest_client_connect (alice, "::1", PORT_A, 3000, &alice_slot), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (alice, "::1", PORT_A, 3000, &alice_slot), 0);
   int alice_server = sg_ktest_listener_accept (listener, AF_INET6, 3000);
   g_assert_cmpint (alice_server, >=, 0);
-  assert_errno (sg_ktest_client_connect (dave, "::1", PORT_A, 3000, &dave_slot), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (dave, "::1", PORT_A, 3000, &dave_slot), 0);
   int dave_server = sg_ktest_listener_accept (listener, AF_INET6, 3000);
   g_assert_cmpint (dave_server, >=, 0);
 
@@ -258,14 +235,14 @@ test_cut_rejects_established_traffic (void)
   int err = sg_ktest_client_send (alice, alice_slot);
   if (err == 0)
     err = sg_ktest_client_recv (alice, alice_slot, 3000);
-  assert_errno (err, ECONNRESET);
-  assert_errno (sg_ktest_fd_recv (alice_server, 300), ETIMEDOUT);
+  sg_ktest_assert_errno (err, ECONNRESET);
+  sg_ktest_assert_errno (sg_ktest_fd_recv (alice_server, 300), ETIMEDOUT);
   /* Even with her grant, a new connection is refused. */
-  assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), ECONNREFUSED);
 
   /* Dave's pair was not cut. */
-  assert_errno (sg_ktest_client_send (dave, dave_slot), 0);
-  assert_errno (sg_ktest_fd_recv (dave_server, 3000), 0);
+  sg_ktest_assert_errno (sg_ktest_client_send (dave, dave_slot), 0);
+  sg_ktest_assert_errno (sg_ktest_fd_recv (dave_server, 3000), 0);
 
   close (alice_server);
   close (dave_server);
@@ -282,7 +259,7 @@ test_grant_clears_cut (void)
   g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
   g_assert_no_error (error);
   gate_grant (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   g_assert_cmpint (sg_ktest_nft ("list set inet seatgate cut", &listing), ==, 0);
   g_assert_null (strstr (listing, "elements"));
@@ -299,12 +276,12 @@ test_reset_drops_grants (void)
   gate_grant (gate, ALICE, port_a, 1);
   g_assert_true (sg_nft_gate_cut (gate, BOB, port_a, 1, &error));
   g_assert_no_error (error);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   g_assert_true (sg_nft_gate_reset (gate, gated_ports, G_N_ELEMENTS (gated_ports), always_uids,
                                     G_N_ELEMENTS (always_uids), &error));
   g_assert_no_error (error);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   g_assert_cmpint (sg_ktest_nft ("list set inet seatgate granted", &listing), ==, 0);
   g_assert_null (strstr (listing, "elements"));
@@ -338,11 +315,11 @@ test_reset_replaces_existing_table_with_grants (void)
   g_autofree char *args = g_strdup_printf ("-f %s", path);
   g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
   g_unlink (path);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), ECONNREFUSED);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), 0);
   g_assert_cmpint (sg_ktest_nft ("list table inet seatgate", &listing), ==, 0);
   g_assert_null (strstr (listing, "extra"));
   g_assert_null (strstr (listing, "1000 . 5930"));
@@ -379,13 +356,13 @@ test_reset_takes_over_table_of_killed_helper (void)
 
   /* The kernel kept the table, orphaned, with everything in it. */
   assert_table_flags (NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
   g_assert_true (sg_nft_gate_is_owned (gate));
   assert_table_flags (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
 static void
@@ -416,18 +393,18 @@ test_owned_table_survives_flush_ruleset_and_delete (void)
 
   g_assert_cmpint (sg_ktest_nft ("flush ruleset", NULL), ==, 0);
   assert_table_flags (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   g_assert_cmpint (sg_ktest_nft ("delete table inet seatgate", &output), !=, 0);
   g_assert_nonnull (strstr (output, "Operation not permitted"));
   g_clear_pointer (&output, g_free);
   g_assert_cmpint (sg_ktest_nft ("flush table inet seatgate", &output), !=, 0);
   assert_table_flags (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   /* The gate itself still changes it. */
   gate_grant (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 }
 
 static void
@@ -441,11 +418,11 @@ test_table_and_deny_outlive_the_gate (void)
 
   /* Orphaned: no owner, still persistent, still denying. */
   assert_table_flags (NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   gate = gate_new_reset (SG_TABLE_MODE_AUTO);
   assert_table_flags (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
 static void
@@ -467,8 +444,8 @@ test_second_live_gate_is_busy (void)
 
   /* The first gate's table is untouched and still its own. */
   gate_grant (first, ALICE, port_a, 1);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
-  assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_A), 0);
 }
 
 static void
@@ -484,11 +461,11 @@ test_plain_mode_makes_a_plain_table (void)
   g_assert_false (sg_nft_gate_is_owned (gate));
   g_assert_false (sg_nft_gate_is_persistent (gate));
   assert_table_flags (0);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   /* A plain table is anyone's (root's) to delete. */
   g_assert_cmpint (sg_ktest_nft ("delete table inet seatgate", NULL), ==, 0);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 }
 
 static void
@@ -521,10 +498,10 @@ test_ungated_ports_untouched (void)
 
   g_assert_true (sg_nft_gate_cut (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports), &error));
   g_assert_no_error (error);
-  assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), 0);
-  assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_FREE), 0);
-  assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_FREE), 0);
-  assert_errno (sg_ktest_connect_as (0, "::1", PORT_FREE), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_FREE), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_FREE), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (0, "::1", PORT_FREE), 0);
 }
 
 static void
@@ -536,9 +513,9 @@ test_many_short_connections_of_granted_uid_succeed (void)
   guint n_ok = 0;
 
   gate_grant (gate, ALICE, port_a, 1);
-  assert_errno (sg_ktest_client_connect_loop (alice, "127.0.0.1", PORT_A, 500, &n_ok), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect_loop (alice, "127.0.0.1", PORT_A, 500, &n_ok), 0);
   g_assert_cmpuint (n_ok, ==, 500);
-  assert_errno (sg_ktest_client_connect_loop (alice, "::1", PORT_A, 500, &n_ok), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect_loop (alice, "::1", PORT_A, 500, &n_ok), 0);
   g_assert_cmpuint (n_ok, ==, 500);
 }
 
@@ -551,12 +528,12 @@ test_remote_connection_to_gated_port_is_dropped (void)
   g_autoptr (SgKtestClient) far = sg_ktest_client_new_in_netns (0, remote->netns_path);
 
   remove_table ();
-  assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_A, 3000, NULL), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_A, 3000, NULL), 0);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
   /* Dropped, not reset: the remote side only times out. */
-  assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_A, 1500, NULL), ETIMEDOUT);
-  assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_FREE, 3000, NULL), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_A, 1500, NULL), ETIMEDOUT);
+  sg_ktest_assert_errno (sg_ktest_client_connect (far, "10.99.0.1", PORT_FREE, 3000, NULL), 0);
 }
 
 static void

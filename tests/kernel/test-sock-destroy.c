@@ -18,28 +18,6 @@
 
 static const guint16 gated_ports[] = { PORT_A, PORT_B };
 
-static const char *
-errno_name (int err)
-{
-  if (err == 0)
-    return "connected/ok";
-  if (err == SG_KTEST_EOF)
-    return "EOF";
-  return g_strerror (err);
-}
-
-#define assert_errno(actual, expected)                                                             \
-  g_assert_cmpstr (errno_name (actual), ==, errno_name (expected))
-
-static void
-assert_connection_ended (int err)
-{
-  g_test_message ("connection ended: %s", errno_name (err));
-  if (err != ECONNRESET && err != ECONNABORTED && err != SG_KTEST_EOF)
-    g_error ("expected the connection to end (ECONNRESET, ECONNABORTED or EOF), got %s",
-             errno_name (err));
-}
-
 /* A connection of a client process to a root listener. */
 typedef struct
 {
@@ -53,7 +31,7 @@ connection_open (Connection *conn, SgKtestClient *client, SgKtestListener *liste
                  const char *addr, int server_family)
 {
   conn->client = client;
-  assert_errno (sg_ktest_client_connect (client, addr, listener->port, 3000, &conn->slot), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (client, addr, listener->port, 3000, &conn->slot), 0);
   conn->server = sg_ktest_listener_accept (listener, server_family, 3000);
   g_assert_cmpint (conn->server, >=, 0);
 }
@@ -61,17 +39,17 @@ connection_open (Connection *conn, SgKtestClient *client, SgKtestListener *liste
 static void
 assert_connection_alive (Connection *conn)
 {
-  assert_errno (sg_ktest_client_send (conn->client, conn->slot), 0);
-  assert_errno (sg_ktest_fd_recv (conn->server, 3000), 0);
-  assert_errno (sg_ktest_fd_send (conn->server), 0);
-  assert_errno (sg_ktest_client_recv (conn->client, conn->slot, 3000), 0);
+  sg_ktest_assert_errno (sg_ktest_client_send (conn->client, conn->slot), 0);
+  sg_ktest_assert_errno (sg_ktest_fd_recv (conn->server, 3000), 0);
+  sg_ktest_assert_errno (sg_ktest_fd_send (conn->server), 0);
+  sg_ktest_assert_errno (sg_ktest_client_recv (conn->client, conn->slot, 3000), 0);
 }
 
 static void
 assert_connection_destroyed (Connection *conn)
 {
-  assert_connection_ended (sg_ktest_client_recv (conn->client, conn->slot, 3000));
-  assert_connection_ended (sg_ktest_fd_recv (conn->server, 3000));
+  sg_ktest_assert_connection_ended (sg_ktest_client_recv (conn->client, conn->slot, 3000));
+  sg_ktest_assert_connection_ended (sg_ktest_fd_recv (conn->server, 3000));
 }
 
 static void
