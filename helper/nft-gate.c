@@ -93,6 +93,11 @@ struct _SgNftGate
   gboolean persistent;
   gboolean kernel_lacks_persist; /* AUTO fell back once: do not retry each reset */
   gboolean kernel_lacks_destroy; /* DESTROYSETELEM refused: kernel < 6.3 */
+  /* Something was put in the cut set since the last reset. The gate is the
+   * set's only writer (in an owned table, the kernel sees to that), so a
+   * grant needs to clear its pairs from it only then: one message less per
+   * grant on the hot path. */
+  gboolean cut_used;
   guint64 last_batch_ns;
 };
 
@@ -802,6 +807,7 @@ sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const g
                           &failed_errno, &local_error))
     {
       gate->owned = gate->persistent = flags != 0;
+      gate->cut_used = FALSE;
       return TRUE;
     }
 
@@ -840,6 +846,7 @@ sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const g
                                &failed_errno, error))
         return FALSE;
       gate->owned = gate->persistent = FALSE;
+      gate->cut_used = FALSE;
       return TRUE;
     }
 
@@ -886,6 +893,8 @@ pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, g
       what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_GRANTED);
       batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_GRANTED, keys->data, SG_PAIR_KEY_LEN,
                        n_ports, what);
+      if (!gate->cut_used)
+        break;
       g_free (what);
       what
           = g_strdup_printf ("remove uid %u on port(s) %s from set %s", uid, ports_str, SG_SET_CUT);
@@ -897,6 +906,7 @@ pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, g
       batch_remove_pairs (gate, batch, SG_SET_GRANTED, keys, n_ports, what);
       break;
     case SG_PAIRS_CUT:
+      gate->cut_used = TRUE;
       what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_CUT);
       batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_CUT, keys->data, SG_PAIR_KEY_LEN, n_ports,
                        what);
