@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'agent'))
 
 import seatgate_lab  # noqa: E402
 from seatgate_lab import (CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION,  # noqa: E402
-                          Lab, LabError, wait_until)
+                          Lab, LabError, hold_netns, wait_until)
 
 BUILD_DIR = os.environ.get('SEATGATE_BENCH_BUILD', os.path.join(SOURCE_DIR, 'build-bench'))
 PROBE = os.environ.get('SEATGATE_BENCH_PROBE', os.path.join(BUILD_DIR, 'bench', 'sg-bench'))
@@ -200,15 +200,7 @@ class Netns:
 
     def __init__(self, name):
         self.name = name
-        self.proc = subprocess.Popen(['unshare', '-n', 'sleep', 'infinity'])
-        own = os.stat('/proc/self/ns/net').st_ino
-
-        def unshared():
-            try:
-                return os.stat(f'/proc/{self.proc.pid}/ns/net').st_ino != own
-            except OSError:
-                return False
-        wait_until(unshared, 5, what=f'netns {name}')
+        self.proc = hold_netns(f'netns {name}')
         self.pid = self.proc.pid
         self.run(['ip', 'link', 'set', 'lo', 'up'])
 

@@ -90,6 +90,21 @@ def wait_until(pred, timeout=3.0, interval=0.01, what='condition'):
         time.sleep(interval)
 
 
+def hold_netns(what):
+    '''A process holding a network namespace of its own (`unshare -n sleep`),
+    returned once the namespace exists; kill it to let the namespace go.'''
+    proc = subprocess.Popen(['unshare', '-n', 'sleep', 'infinity'])
+    own = os.stat('/proc/self/ns/net').st_ino
+
+    def unshared():
+        try:
+            return os.stat(f'/proc/{proc.pid}/ns/net').st_ino != own
+        except OSError:
+            return False
+    wait_until(unshared, 5, what=what)
+    return proc
+
+
 def project_version():
     '''seatgate's version: SEATGATE_VERSION (meson sets it), else meson.build's.'''
     if os.environ.get('SEATGATE_VERSION'):
@@ -522,15 +537,7 @@ class OutsideHost:
 
     def __init__(self, lab):
         self.lab = lab
-        self.proc = subprocess.Popen(['unshare', '-n', 'sleep', 'infinity'])
-        own = os.stat('/proc/self/ns/net').st_ino
-
-        def unshared():
-            try:
-                return os.stat(f'/proc/{self.proc.pid}/ns/net').st_ino != own
-            except OSError:
-                return False
-        wait_until(unshared, 5, what='the outside namespace')
+        self.proc = hold_netns('the outside namespace')
         pid = str(self.proc.pid)
         ns = ['nsenter', '-t', pid, '-n']
         for cmd in (['ip', 'link', 'add', 'sg-lab', 'type', 'veth', 'peer', 'name', 'sg-out', 'netns', pid],
