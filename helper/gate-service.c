@@ -1,6 +1,8 @@
 #include "gate-service.h"
 
 #include "authority.h"
+#include "call-throttle.h"
+#include "grant-check.h"
 #include "grant-registry.h"
 #include "log.h"
 #include "seat-monitor.h"
@@ -19,50 +21,39 @@ struct _SgGateService
   SgGate1 *skeleton;
   SgSeatMonitor *monitor;
   SgGrantRegistry *registry;
-  GPtrArray *requests;      /* GrantRequest* under way */
-  GPtrArray *parked;        /* GrantRequest* waiting for logind's view to settle */
+  GPtrArray *grant_calls;   /* GrantCall* under way */
+  GPtrArray *parked;        /* GrantCall* waiting for logind's view to settle */
   GArray *cuts;             /* CutPair: connections that could not be destroyed,
                                rejected by the table until the uid is granted again */
   guint name_owner_subscription;
   SgGateReadyFunc ready;
   gpointer ready_data;
   GCancellable *cancellable;
-  guint calls_in_flight;    /* logind reads and polkit checks on their way */
-  GQueue calls_waiting;     /* WaitingCall*, in order */
+  SgCallThrottle *throttle; /* logind reads and polkit checks made for callers */
 };
 
-/* One Grant() call on its way through logind and polkit. */
+/* logind reads and polkit checks made for callers on their way at once (see
+ * call-throttle.h); well under the bus's 128 pending replies. */
+#define CALLS_IN_FLIGHT 32
+
+/* One Grant() call: its checks, then the commit. */
 typedef struct
 {
   SgGateService *service;
   GDBusMethodInvocation *invocation;
-  char *sender;
-  guint32 uid;
-  GPtrArray *seats;         /* seat names whose active session is read */
-  GPtrArray *sessions;      /* SgSessionInfo*, one per seat in seats */
-  GPtrArray *owned;         /* the SgSessionInfo* that pass logind's checks */
-  GPtrArray *allowed;       /* ... and polkit's, seat by seat */
-  guint n_authorized;       /* how many of owned polkit has answered for */
-  gboolean polkit_failed;   /* polkit could not be asked (not a "no") */
-  GPtrArray *why_not;       /* char*: what each seat said, for the refusal */
-  const char *gone;         /* why the request ended early: the caller left
-                               the bus or released meanwhile; NULL if not */
-} GrantRequest;
+  SgGrantCheck *check;
+} GrantCall;
 
 static void
-grant_request_free (GrantRequest *req)
+grant_call_free (GrantCall *call)
 {
-  g_ptr_array_remove (req->service->requests, req);
-  g_object_unref (req->invocation);
-  g_free (req->sender);
-  g_ptr_array_unref (req->seats);
-  g_ptr_array_unref (req->sessions);
-  g_ptr_array_unref (req->owned);
-  g_ptr_array_unref (req->allowed);
-  g_ptr_array_unref (req->why_not);
-  g_free (req);
+  g_ptr_array_remove (call->service->grant_calls, call);
+  g_ptr_array_remove (call->service->parked, call);
+  g_object_unref (call->invocation);
+  sg_grant_check_free (call->check);
+  g_free (call);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GrantRequest, grant_request_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GrantCall, grant_call_free)
 
 static const SgSeatConfig *
 seat_config (SgGateService *service, const char *seat)
@@ -253,6 +244,7 @@ revoke_all (SgGateService *service, const char *reason)
 /* ---- logind's events ---- */
 
 static void resume_parked (SgGateService *service);
+static void abandon_grant_calls (SgGateService *service, const char *sender, const char *why);
 
 static void
 on_active_session_changed (const char *seat, const char *session_id, gpointer data)
@@ -314,62 +306,9 @@ on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *pat
   g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
   if (name[0] != ':' || *new_owner != '\0')
     return;
-  for (guint i = 0; i < service->requests->len; i++)
-    {
-      GrantRequest *req = service->requests->pdata[i];
-      if (g_str_equal (req->sender, name))
-        req->gone = "the caller left the bus";
-    }
+  abandon_grant_calls (service, name, "the caller left the bus");
   g_autoptr (GPtrArray) orphaned = sg_grant_registry_drop_holder (service->registry, name);
   revoke_seats (service, orphaned, "disconnected");
-}
-
-/* ---- calls made for callers ----
- *
- * Every logind read and polkit check made for a caller goes out through
- * here, at most CALLS_IN_FLIGHT at once; the others wait their turn, in
- * order. The system bus refuses a connection's calls beyond 128 pending
- * (max_replies_per_connection): without this, 200 callers who are not at the
- * console made the helper's own calls fail with LimitsExceeded, the console
- * user's Grant() among them. */
-#define CALLS_IN_FLIGHT 32
-
-typedef void (*CallStart) (gpointer data);
-
-typedef struct
-{
-  CallStart start;
-  gpointer data;
-} WaitingCall;
-
-static void
-call_when_free (SgGateService *service, CallStart start, gpointer data)
-{
-  if (service->calls_in_flight < CALLS_IN_FLIGHT)
-    {
-      service->calls_in_flight++;
-      start (data);
-      return;
-    }
-  WaitingCall *call = g_new (WaitingCall, 1);
-  call->start = start;
-  call->data = data;
-  g_queue_push_tail (&service->calls_waiting, call);
-}
-
-/* A call started by call_when_free() is over: its slot goes to the next. */
-static void
-call_done (SgGateService *service)
-{
-  g_autofree WaitingCall *next = g_queue_pop_head (&service->calls_waiting);
-
-  if (next == NULL)
-    {
-      g_assert (service->calls_in_flight > 0);
-      service->calls_in_flight--;
-      return;
-    }
-  next->start (next->data);
 }
 
 /* ---- Grant() ---- */
@@ -392,41 +331,31 @@ join_reasons (GPtrArray *reasons)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-/* The invocation must be answered even when nobody listens: an unanswered
- * one is never freed. */
-static gboolean
-answered_gone (GrantRequest *req)
+static void
+refuse_grant (GrantCall *call, guint32 uid, SgError code, const char *event, const char *message)
 {
-  if (req->gone == NULL)
-    return FALSE;
-  g_dbus_method_invocation_return_error (req->invocation, SG_ERROR, SG_ERROR_FAILED,
-                                         "not granted: %s while seatgate was checking", req->gone);
-  return TRUE;
+  sg_log_refusal (event, uid, NULL, NULL, NULL, "Refused Grant() from uid %u (%s): %s", uid,
+                  sg_grant_check_get_sender (call->check), message);
+  g_dbus_method_invocation_return_error_literal (call->invocation, SG_ERROR, code, message);
 }
 
+/* @allowed: the SgSessionInfo* of the seats logind and polkit let the caller
+ * have, as they were when asked. */
 static void
-refuse_grant (GrantRequest *req, SgError code, const char *event, const char *message)
+commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
 {
-  sg_log_refusal (event, req->uid, NULL, NULL, NULL, "Refused Grant() from uid %u (%s): %s",
-                  req->uid, req->sender, message);
-  g_dbus_method_invocation_return_error_literal (req->invocation, SG_ERROR, code, message);
-}
-
-static void
-commit_grant (GrantRequest *req)
-{
-  SgGateService *service = req->service;
+  SgGateService *service = call->service;
+  const char *sender = sg_grant_check_get_sender (call->check);
+  g_autoptr (GPtrArray) why_not = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   guint n_granted = 0;
   guint64 batch_ns = 0;
   const char *granted_seat = NULL;
   gboolean kernel_failed = FALSE;
 
-  if (answered_gone (req))
-    return;
-  for (guint i = 0; i < req->allowed->len; i++)
+  for (guint i = 0; i < allowed->len; i++)
     {
-      SgSessionInfo *info = req->allowed->pdata[i];
+      SgSessionInfo *info = allowed->pdata[i];
       const SgSeatConfig *seat = seat_config (service, info->seat);
       SgGrant *current = sg_grant_registry_lookup (service->registry, seat->name);
 
@@ -435,243 +364,82 @@ commit_grant (GrantRequest *req)
       if (g_strcmp0 (sg_seat_monitor_get_active_session (service->monitor, seat->name), info->id)
           != 0)
         {
-          g_ptr_array_add (req->why_not, g_strdup_printf ("%s switched to another session while "
-                                                          "seatgate was checking", seat->name));
+          g_ptr_array_add (why_not, g_strdup_printf ("%s switched to another session while "
+                                                     "seatgate was checking", seat->name));
           continue;
         }
-      if (current != NULL && (current->uid != req->uid || !g_str_equal (current->session_id, info->id)))
+      if (current != NULL && (current->uid != uid || !g_str_equal (current->session_id, info->id)))
         revoke_seat (service, seat->name, "session-changed");
 
-      if (!sg_nft_gate_grant (service->gate, req->uid, SEAT_PORTS (seat), &error))
+      if (!sg_nft_gate_grant (service->gate, uid, SEAT_PORTS (seat), &error))
         {
           /* The batch is atomic: nothing of it is in the kernel. Other seats
            * may still be granted. */
-          sg_log_event (G_LOG_LEVEL_WARNING, "grant-failed", req->uid, seat->name, info->id, NULL,
-                        "Could not grant uid %u on %s: %s", req->uid, seat->name, error->message);
-          g_ptr_array_add (req->why_not, g_strdup_printf ("the kernel refused the grant on %s: %s",
-                                                          seat->name, error->message));
+          sg_log_event (G_LOG_LEVEL_WARNING, "grant-failed", uid, seat->name, info->id, NULL,
+                        "Could not grant uid %u on %s: %s", uid, seat->name, error->message);
+          g_ptr_array_add (why_not, g_strdup_printf ("the kernel refused the grant on %s: %s",
+                                                     seat->name, error->message));
           g_clear_error (&error);
           kernel_failed = TRUE;
           continue;
         }
       n_granted++;
-      forget_cut (service, req->uid, seat); /* the grant emptied those pairs in the kernel */
+      forget_cut (service, uid, seat); /* the grant emptied those pairs in the kernel */
       batch_ns += sg_nft_gate_last_batch_ns (service->gate);
       granted_seat = seat->name;
-      if (sg_grant_registry_hold (service->registry, seat->name, req->uid, info->id,
-                                  info->object_path, req->sender))
+      if (sg_grant_registry_hold (service->registry, seat->name, uid, info->id, info->object_path,
+                                  sender))
         {
           g_autofree char *ports = sg_ports_to_string (SEAT_PORTS (seat));
-          sg_log_event (G_LOG_LEVEL_MESSAGE, "grant", req->uid, seat->name, info->id, NULL,
-                        "Granted uid %u on %s (ports %s, session %s, held by %s)", req->uid,
-                        seat->name, ports, info->id, req->sender);
-          sg_gate1_emit_granted (service->skeleton, seat->name, req->uid);
+          sg_log_event (G_LOG_LEVEL_MESSAGE, "grant", uid, seat->name, info->id, NULL,
+                        "Granted uid %u on %s (ports %s, session %s, held by %s)", uid, seat->name,
+                        ports, info->id, sender);
+          sg_gate1_emit_granted (service->skeleton, seat->name, uid);
         }
     }
 
   if (n_granted == 0)
     {
-      g_autofree char *why = join_reasons (req->why_not);
-      g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", req->uid, why);
+      g_autofree char *why = join_reasons (why_not);
+      g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", uid, why);
       if (kernel_failed)
-        refuse_grant (req, SG_ERROR_FAILED, "grant-failed", message);
+        refuse_grant (call, uid, SG_ERROR_FAILED, "grant-failed", message);
       else
-        refuse_grant (req, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
+        refuse_grant (call, uid, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
       return;
     }
   publish_grants (service);
-  sg_gate1_complete_grant (service->skeleton, req->invocation);
-  sg_log_batch_time ("grant", req->uid, n_granted == 1 ? granted_seat : NULL, n_granted,
-                     batch_ns);
+  sg_gate1_complete_grant (service->skeleton, call->invocation);
+  sg_log_batch_time ("grant", uid, n_granted == 1 ? granted_seat : NULL, n_granted, batch_ns);
 }
 
-static void authorize_next_seat (GrantRequest *req);
-static void seat_authorized (GObject *source, GAsyncResult *result, gpointer data);
-
+/* Every answer of logind, polkit and the bus daemon is in. The invocation is
+ * answered on every path: an unanswered one is never freed. */
 static void
-start_seat_authorization (gpointer data)
+grant_checked (SgGrantCheck *check, gpointer data)
 {
-  GrantRequest *req = data;
+  g_autoptr (GrantCall) call = data;
+  g_autoptr (GError) error = NULL;
+  const char *abandoned = sg_grant_check_get_abandoned (check);
+  guint32 uid = sg_grant_check_get_uid (check);
+  GPtrArray *allowed;
 
-  if (req->gone != NULL)
+  if (abandoned != NULL)
     {
-      call_done (req->service);
-      authorize_next_seat (req);
+      g_dbus_method_invocation_return_error (call->invocation, SG_ERROR, SG_ERROR_FAILED,
+                                             "not granted: %s while seatgate was checking",
+                                             abandoned);
       return;
     }
-  SgSessionInfo *info = req->owned->pdata[req->n_authorized];
-  sg_authority_check (req->service->bus, req->sender, SG_ACTION_GRANT, info->seat,
-                      invocation_allows_interaction (req->invocation), req->service->cancellable,
-                      seat_authorized, req);
-}
-
-/* polkit is asked once per seat, with the seat as a detail, so an admin's
- * rule can allow one seat and not another (action.lookup ("seat")). */
-static void
-seat_authorized (GObject *source, GAsyncResult *result, gpointer data)
-{
-  GrantRequest *req = data;
-  g_autoptr (GError) error = NULL;
-  SgSessionInfo *info = req->owned->pdata[req->n_authorized];
-
-  call_done (req->service);
-  if (sg_authority_check_finish (result, &error))
-    g_ptr_array_add (req->allowed, info);
+  allowed = sg_grant_check_get_allowed (check, &error);
+  if (allowed == NULL && uid == SG_NO_UID)
+    g_dbus_method_invocation_return_gerror (call->invocation, error);
+  else if (allowed == NULL)
+    refuse_grant (call, uid, error->code,
+                  error->code == SG_ERROR_NOT_SEAT_OWNER ? "refuse-not-owner" : "refuse-polkit",
+                  error->message);
   else
-    {
-      req->polkit_failed |= !g_error_matches (error, SG_ERROR, SG_ERROR_NOT_AUTHORIZED);
-      g_ptr_array_add (req->why_not, g_strdup_printf ("on %s: %s", info->seat, error->message));
-    }
-  req->n_authorized++;
-  authorize_next_seat (req);
-}
-
-static void
-authorize_next_seat (GrantRequest *req)
-{
-  g_autoptr (GrantRequest) done = NULL;
-
-  if (req->n_authorized < req->owned->len && req->gone == NULL)
-    {
-      call_when_free (req->service, start_seat_authorization, req);
-      return;
-    }
-
-  done = req;
-  if (answered_gone (req))
-    return;
-  if (req->allowed->len == 0)
-    {
-      g_autofree char *why = join_reasons (req->why_not);
-      g_autofree char *message
-          = g_strdup_printf (req->polkit_failed
-                                 ? "uid %u was not granted: %s"
-                                 : "uid %u may not use the VM console here: %s (ask the lab's "
-                                   "administrator about the polkit rules)",
-                             req->uid, why);
-      refuse_grant (req, SG_ERROR_NOT_AUTHORIZED, "refuse-polkit", message);
-      return;
-    }
-  g_ptr_array_set_size (req->why_not, 0);
-  commit_grant (req);
-}
-
-static void read_next_session (GrantRequest *req);
-
-static void
-session_read (GObject *source, GAsyncResult *result, gpointer data)
-{
-  GrantRequest *req = data;
-  g_autoptr (GError) error = NULL;
-  SgSessionInfo *info = sg_seat_monitor_get_session_info_finish (req->service->monitor, result,
-                                                                 &error);
-  const char *seat = req->seats->pdata[req->sessions->len];
-
-  call_done (req->service);
-  if (info == NULL)
-    {
-      g_ptr_array_add (req->why_not,
-                       g_strdup_printf ("the active session of %s could not be read: %s", seat,
-                                        error->message));
-      g_ptr_array_add (req->sessions, NULL);
-    }
-  else
-    g_ptr_array_add (req->sessions, info);
-  read_next_session (req);
-}
-
-/* The seat's active session is looked up when the read goes out, which may
- * be a while after the request began. */
-static void
-start_session_read (gpointer data)
-{
-  GrantRequest *req = data;
-  SgGateService *service = req->service;
-  const char *seat = req->seats->pdata[req->sessions->len];
-  const char *path = sg_seat_monitor_get_active_session_path (service->monitor, seat);
-
-  if (path != NULL && req->gone == NULL)
-    {
-      sg_seat_monitor_get_session_info (service->monitor, path, service->cancellable,
-                                        session_read, req);
-      return;
-    }
-  call_done (service);
-  /* The seat changed (or logind left) since the request began. */
-  if (path == NULL)
-    g_ptr_array_add (req->why_not,
-                     g_strdup_printf ("%s changed while seatgate was checking", seat));
-  g_ptr_array_add (req->sessions, NULL);
-  read_next_session (req);
-}
-
-static void
-read_next_session (GrantRequest *req)
-{
-  g_autoptr (GrantRequest) done = NULL;
-
-  if (req->sessions->len < req->seats->len && req->gone == NULL)
-    {
-      call_when_free (req->service, start_session_read, req);
-      return;
-    }
-
-  done = req;
-  if (answered_gone (req))
-    return;
-  for (guint i = 0; i < req->sessions->len; i++)
-    {
-      SgSessionInfo *info = req->sessions->pdata[i];
-      const char *seat = req->seats->pdata[i];
-      g_autofree char *flaw = NULL;
-
-      if (info == NULL)
-        continue;
-      if (info->uid != req->uid)
-        g_ptr_array_add (req->why_not,
-                         g_strdup_printf ("the active session of %s is session %s of uid %u", seat,
-                                          info->id, info->uid));
-      else if ((flaw = sg_logind_session_flaw (info->seat, seat, info->remote, info->session_class,
-                                               info->active, info->state))
-               != NULL)
-        g_ptr_array_add (req->why_not, g_strdup_printf ("session %s of uid %u: %s (state '%s')",
-                                                        info->id, info->uid, flaw, info->state));
-      else
-        g_ptr_array_add (req->owned, info);
-    }
-  if (req->owned->len == 0)
-    {
-      g_autofree char *why = join_reasons (req->why_not);
-      g_autofree char *message
-          = g_strdup_printf ("uid %u does not own the active local session of any seat "
-                             "seatgate gates: %s",
-                             req->uid, why);
-      refuse_grant (req, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
-      return;
-    }
-  authorize_next_seat (g_steal_pointer (&done));
-}
-
-static void scan_seats (GrantRequest *req);
-
-static void
-caller_uid_read (GObject *source, GAsyncResult *result, gpointer data)
-{
-  GrantRequest *req = data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
-
-  if (reply == NULL)
-    {
-      g_autoptr (GrantRequest) done = req;
-      if (!answered_gone (req))
-        g_dbus_method_invocation_return_error (req->invocation, SG_ERROR, SG_ERROR_FAILED,
-                                               "could not tell who is calling: %s", error->message);
-      return;
-    }
-  g_variant_get (reply, "(u)", &req->uid);
-  scan_seats (req);
+    commit_grant (call, uid, allowed);
 }
 
 /* logind is on the bus but a seat's active session is not known yet: it is
@@ -691,7 +459,19 @@ seats_settling (SgGateService *service)
   return FALSE;
 }
 
-/* Requests that came while the seats' view settled go on once it has. */
+/* Waiting, not refusing: the console user's agent asks as soon as logind is
+ * back or its session is active, often before the helper has read the seat,
+ * and a refused agent does not ask again until something changes. */
+static void
+read_seats_when_settled (GrantCall *call)
+{
+  if (sg_grant_check_get_abandoned (call->check) == NULL && seats_settling (call->service))
+    g_ptr_array_add (call->service->parked, call);
+  else
+    sg_grant_check_read_seats (call->check); /* may end the call */
+}
+
+/* Calls that came while the seats' view settled go on once it has. */
 static void
 resume_parked (SgGateService *service)
 {
@@ -700,62 +480,47 @@ resume_parked (SgGateService *service)
   g_autoptr (GPtrArray) parked = g_steal_pointer (&service->parked);
   service->parked = g_ptr_array_new ();
   for (guint i = 0; i < parked->len; i++)
-    scan_seats (parked->pdata[i]);
+    read_seats_when_settled (parked->pdata[i]);
 }
 
+/* The caller left the bus or released: its Grant() calls still on their way
+ * must not commit. */
 static void
-scan_seats (GrantRequest *req)
+abandon_grant_calls (SgGateService *service, const char *sender, const char *why)
 {
-  SgGateService *service = req->service;
+  g_autoptr (GPtrArray) checks = g_ptr_array_new ();
 
-  /* Waiting, not refusing: the console user's agent asks as soon as logind
-   * is back or its session is active, often before the helper has read the
-   * seat, and a refused agent does not ask again until something changes. */
-  if (req->gone == NULL && seats_settling (service))
+  /* Collected first: abandoning may end a call, which leaves the list. */
+  for (guint i = 0; i < service->grant_calls->len; i++)
     {
-      g_ptr_array_add (service->parked, req);
-      return;
+      GrantCall *call = service->grant_calls->pdata[i];
+      if (g_str_equal (sg_grant_check_get_sender (call->check), sender))
+        g_ptr_array_add (checks, call->check);
     }
-  for (guint i = 0; i < service->config->seats->len; i++)
-    {
-      const SgSeatConfig *seat = g_ptr_array_index (service->config->seats, i);
-      const char *active = sg_seat_monitor_get_active_session (service->monitor, seat->name);
-
-      if (active == NULL)
-        g_ptr_array_add (req->why_not,
-                         g_strdup_printf ("logind's view of %s is not known (is systemd-logind "
-                                          "running?)",
-                                          seat->name));
-      else if (*active == '\0')
-        g_ptr_array_add (req->why_not, g_strdup_printf ("%s has no active session", seat->name));
-      else
-        g_ptr_array_add (req->seats, g_strdup (seat->name));
-    }
-  read_next_session (req);
+  for (guint i = 0; i < checks->len; i++)
+    sg_grant_check_abandon (checks->pdata[i], why);
 }
 
 static gboolean
 handle_grant (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer data)
 {
   SgGateService *service = data;
-  GrantRequest *req = g_new0 (GrantRequest, 1);
+  GrantCall *call = g_new0 (GrantCall, 1);
+  const SgGrantCheckEnv env = {
+    .bus = service->bus,
+    .config = service->config,
+    .monitor = service->monitor,
+    .throttle = service->throttle,
+    .cancellable = service->cancellable,
+  };
 
-  req->service = service;
-  req->invocation = g_object_ref (invocation);
-  req->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
-  req->uid = SG_NO_UID;
-  req->seats = g_ptr_array_new_with_free_func (g_free);
-  req->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_session_info_free);
-  req->owned = g_ptr_array_new ();
-  req->allowed = g_ptr_array_new ();
-  req->why_not = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (service->requests, req);
-
-  /* The uid comes from the bus daemon, which got it from the kernel. */
-  g_dbus_connection_call (service->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", req->sender), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, service->cancellable, caller_uid_read, req);
+  call->service = service;
+  call->invocation = g_object_ref (invocation);
+  g_ptr_array_add (service->grant_calls, call);
+  call->check = sg_grant_check_start (&env, g_dbus_method_invocation_get_sender (invocation),
+                                      invocation_allows_interaction (invocation), grant_checked,
+                                      call);
+  read_seats_when_settled (call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -769,12 +534,7 @@ handle_release (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer d
   g_autoptr (GPtrArray) orphaned = sg_grant_registry_drop_holder (service->registry, sender);
 
   /* A Grant() still on its way must not commit after the Release(). */
-  for (guint i = 0; i < service->requests->len; i++)
-    {
-      GrantRequest *req = service->requests->pdata[i];
-      if (g_str_equal (req->sender, sender))
-        req->gone = "the caller released";
-    }
+  abandon_grant_calls (service, sender, "the caller released");
 
   revoke_seats (service, orphaned, "released");
   sg_gate1_complete_release (skeleton, invocation);
@@ -796,7 +556,7 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
-  call_done (req->service);
+  sg_call_throttle_done (req->service->throttle);
   if (!sg_authority_check_finish (result, &error))
     {
       sg_log_refusal ("refuse-revoke", req->uid, NULL, NULL, "admin",
@@ -840,7 +600,7 @@ handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid
   req->service = service;
   req->invocation = g_object_ref (invocation);
   req->uid = uid;
-  call_when_free (service, start_revoke_authorization, req);
+  sg_call_throttle_run (service->throttle, start_revoke_authorization, req);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -920,7 +680,8 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   service->ready_data = ready_data;
   service->cancellable = g_cancellable_new ();
   service->registry = sg_grant_registry_new ();
-  service->requests = g_ptr_array_new ();
+  service->grant_calls = g_ptr_array_new ();
+  service->throttle = sg_call_throttle_new (CALLS_IN_FLIGHT);
   service->parked = g_ptr_array_new ();
   service->cuts = g_array_new (FALSE, FALSE, sizeof (CutPair));
   service->skeleton = sg_gate1_skeleton_new ();
@@ -965,8 +726,8 @@ sg_gate_service_free (SgGateService *service)
       g_object_unref (service->skeleton);
     }
   g_clear_pointer (&service->registry, sg_grant_registry_free);
-  g_queue_clear_full (&service->calls_waiting, g_free);
-  g_ptr_array_unref (service->requests);
+  g_clear_pointer (&service->throttle, sg_call_throttle_free);
+  g_ptr_array_unref (service->grant_calls);
   g_ptr_array_unref (service->parked);
   g_array_unref (service->cuts);
   g_clear_object (&service->cancellable);

@@ -32,6 +32,10 @@ struct _SgSeatMonitor
   guint pending;      /* seat reads under way */
   guint generation;   /* bumped when logind goes: late replies are dropped */
   GCancellable *cancellable;
+  /* session object path -> uid, for sessions that were a seat's active one:
+   * a session's user never changes, so one answer from logind holds for the
+   * session's life. Only a hint for choosing which seats to read. */
+  GHashTable *session_uids;
 };
 
 typedef struct
@@ -65,13 +69,92 @@ seat_state_free (SeatState *seat)
   g_free (seat);
 }
 
+static gboolean
+is_active_somewhere (SgSeatMonitor *monitor, const char *session_path)
+{
+  for (guint i = 0; i < monitor->seats->len; i++)
+    {
+      SeatState *seat = g_ptr_array_index (monitor->seats, i);
+      if (g_strcmp0 (seat->active_path, session_path) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Kept only for sessions active on a seat when the answer came, so the table
+ * stays as small as the sessions that ever held a seat and still exist. */
 static void
-seat_set_active (SeatState *seat, const char *id, const char *path)
+remember_session_uid (SgSeatMonitor *monitor, const char *session_path, guint32 uid)
+{
+  if (is_active_somewhere (monitor, session_path))
+    g_hash_table_insert (monitor->session_uids, g_strdup (session_path), GUINT_TO_POINTER (uid));
+}
+
+typedef struct
+{
+  SgSeatMonitor *monitor;
+  char *session_path;
+  guint generation;
+} UidRead;
+
+static void
+session_uid_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  UidRead *read = data;
+  g_autofree char *session_path = read->session_path;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                              &error);
+  SgSeatMonitor *monitor = read->monitor;
+  guint generation = read->generation;
+
+  g_free (read);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (generation != monitor->generation)
+    return;
+  if (reply == NULL)
+    {
+      /* Harmless: Grant() then reads the seat's session itself. */
+      g_debug ("Could not read the user of %s: %s", session_path, error->message);
+      return;
+    }
+  g_autoptr (GVariant) value = NULL;
+  guint32 uid;
+  g_variant_get (reply, "(v)", &value);
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(uo)")))
+    return;
+  g_variant_get (value, "(u&o)", &uid, NULL);
+  remember_session_uid (monitor, session_path, uid);
+}
+
+/* Learns the user of a seat's new active session ahead of any Grant(): a
+ * caller's uid then tells which seats are worth reading for it. */
+static void
+read_session_uid (SgSeatMonitor *monitor, const char *session_path)
+{
+  if (session_path == NULL || g_hash_table_contains (monitor->session_uids, session_path))
+    return;
+  UidRead *read = g_new0 (UidRead, 1);
+  read->monitor = monitor;
+  read->session_path = g_strdup (session_path);
+  read->generation = monitor->generation;
+  g_dbus_connection_call (monitor->bus, LOGIND_NAME, session_path,
+                          "org.freedesktop.DBus.Properties", "Get",
+                          g_variant_new ("(ss)", LOGIND_SESSION, "User"), G_VARIANT_TYPE ("(v)"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, monitor->cancellable,
+                          session_uid_read, read);
+}
+
+static void
+seat_set_active (SgSeatMonitor *monitor, SeatState *seat, const char *id, const char *path)
 {
   g_free (seat->active);
   g_free (seat->active_path);
   seat->active = g_strdup (id);
   seat->active_path = g_strdup (path);
+  if (monitor->present)
+    read_session_uid (monitor, path);
 }
 
 static SeatState *
@@ -115,7 +198,7 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
       /* Unknown means nobody may be granted there. */
       g_warning ("Could not read the active session of %s from logind: %s", read->seat->name,
                  error->message);
-      seat_set_active (read->seat, "", NULL);
+      seat_set_active (monitor, read->seat, "", NULL);
     }
   else
     {
@@ -125,10 +208,10 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
       if (g_variant_is_of_type (value, G_VARIANT_TYPE ("(so)")))
         {
           g_variant_get (value, "(&s&o)", &id, &path);
-          seat_set_active (read->seat, id, path);
+          seat_set_active (monitor, read->seat, id, path);
         }
       else
-        seat_set_active (read->seat, "", NULL);
+        seat_set_active (monitor, read->seat, "", NULL);
     }
   g_debug ("%s: active session '%s'", read->seat->name, read->seat->active);
   if (read->seat->read_again)
@@ -189,7 +272,7 @@ seat_path_read (GObject *source, GAsyncResult *result, gpointer data)
       /* A seat that does not exist (yet) has no active session; SessionNew
        * makes us look again. */
       g_debug ("logind does not know %s: %s", read->seat->name, error->message);
-      seat_set_active (read->seat, "", NULL);
+      seat_set_active (monitor, read->seat, "", NULL);
       read_done (monitor);
       return;
     }
@@ -237,14 +320,14 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
     {
-      seat_set_active (seat, id, session_path);
+      seat_set_active (monitor, seat, id, session_path);
       monitor->events.active_session_changed (seat->name, id, monitor->user_data);
     }
   else if (g_strv_contains (invalidated, "ActiveSession"))
     {
       /* logind did not say who: unknown until read again, and nobody keeps a
        * grant meanwhile. */
-      seat_set_active (seat, NULL, NULL);
+      seat_set_active (monitor, seat, NULL, NULL);
       monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
       reread_active_session (monitor, seat);
     }
@@ -275,7 +358,7 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
       if (seat->active_path != NULL && g_str_equal (seat->active_path, path))
         {
-          seat_set_active (seat, NULL, NULL);
+          seat_set_active (monitor, seat, NULL, NULL);
           monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
           reread_active_session (monitor, seat);
         }
@@ -293,6 +376,7 @@ on_session_removed (GDBusConnection *bus, const char *sender, const char *path, 
   if (!from_logind (monitor, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
     return;
   g_variant_get (params, "(&s&o)", NULL, &session_path);
+  g_hash_table_remove (monitor->session_uids, session_path);
   monitor->events.session_removed (session_path, monitor->user_data);
 }
 
@@ -336,11 +420,12 @@ on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
   g_clear_pointer (&monitor->owner, g_free);
   monitor->generation++;
   monitor->pending = 0;
+  g_hash_table_remove_all (monitor->session_uids);
   for (guint i = 0; i < monitor->seats->len; i++)
     {
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
       g_clear_pointer (&seat->path, g_free);
-      seat_set_active (seat, NULL, NULL);
+      seat_set_active (monitor, seat, NULL, NULL);
       seat->reading = seat->read_again = FALSE;
     }
   if (was_present)
@@ -363,6 +448,7 @@ sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
   monitor->user_data = user_data;
   monitor->cancellable = g_cancellable_new ();
   monitor->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_state_free);
+  monitor->session_uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < config->seats->len; i++)
     {
       const SgSeatConfig *seat_config = g_ptr_array_index (config->seats, i);
@@ -423,6 +509,18 @@ sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, const char *sea
   return seat != NULL && monitor->present ? seat->active_path : NULL;
 }
 
+gboolean
+sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor, const char *session_path,
+                                    guint32 *uid)
+{
+  gpointer value;
+
+  if (!g_hash_table_lookup_extended (monitor->session_uids, session_path, NULL, &value))
+    return FALSE;
+  *uid = GPOINTER_TO_UINT (value);
+  return TRUE;
+}
+
 static gboolean
 lookup_string (GVariant *props, const char *key, char **out, GError **error)
 {
@@ -462,10 +560,24 @@ session_info_from_props (const char *path, GVariant *props, GError **error)
   return g_steal_pointer (&info);
 }
 
+typedef struct
+{
+  SgSeatMonitor *monitor;
+  char *session_path;
+} InfoRead;
+
+static void
+info_read_free (InfoRead *read)
+{
+  g_free (read->session_path);
+  g_free (read);
+}
+
 static void
 session_info_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GTask) task = data;
+  InfoRead *read = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                               &error);
@@ -478,11 +590,15 @@ session_info_read (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   props = g_variant_get_child_value (reply, 0);
-  SgSessionInfo *info = session_info_from_props (g_task_get_task_data (task), props, &error);
+  SgSessionInfo *info = session_info_from_props (read->session_path, props, &error);
   if (info == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, info, (GDestroyNotify) sg_session_info_free);
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* Not cancelled: the monitor is still there. */
+  remember_session_uid (read->monitor, info->object_path, info->uid);
+  g_task_return_pointer (task, info, (GDestroyNotify) sg_session_info_free);
 }
 
 void
@@ -491,8 +607,11 @@ sg_seat_monitor_get_session_info (SgSeatMonitor *monitor, const char *session_pa
                                   gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  InfoRead *read = g_new0 (InfoRead, 1);
 
-  g_task_set_task_data (task, g_strdup (session_path), g_free);
+  read->monitor = monitor;
+  read->session_path = g_strdup (session_path);
+  g_task_set_task_data (task, read, (GDestroyNotify) info_read_free);
   g_dbus_connection_call (monitor->bus, LOGIND_NAME, session_path,
                           "org.freedesktop.DBus.Properties", "GetAll",
                           g_variant_new ("(s)", LOGIND_SESSION), G_VARIANT_TYPE ("(a{sv})"),
@@ -520,6 +639,7 @@ sg_seat_monitor_free (SgSeatMonitor *monitor)
   if (monitor->watch_id != 0)
     g_bus_unwatch_name (monitor->watch_id);
   g_ptr_array_unref (monitor->seats);
+  g_hash_table_unref (monitor->session_uids);
   g_object_unref (monitor->bus);
   g_free (monitor->owner);
   g_free (monitor);

@@ -60,7 +60,15 @@ const char *sg_seat_monitor_get_active_session (SgSeatMonitor *monitor, const ch
 /* The object path of that session, or NULL. */
 const char *sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, const char *seat);
 
-/* Reads the properties of the session at @session_path from logind, now. */
+/* The uid of the session at @session_path, if logind told it while the
+ * session was a seat's active one. A hint for which seats to read: the
+ * session's own properties are still read before anything is granted. */
+gboolean sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor,
+                                             const char *session_path,
+                                             guint32 *uid);
+
+/* Reads the properties of the session at @session_path from logind, now.
+ * Cancel @cancellable before freeing the monitor if a read is on its way. */
 void sg_seat_monitor_get_session_info (SgSeatMonitor *monitor,
                                        const char *session_path,
                                        GCancellable *cancellable,

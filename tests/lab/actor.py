@@ -8,7 +8,7 @@ one reply line. Requests ({"cmd": ...}):
   hello                         -> {"pid", "uid", "gid"}
   bus_connect                   -> {"ok", "unique_name"}   (stays connected)
   bus_disconnect                -> {"ok"}
-  call  method [args signature dest path iface timeout]
+  call  method [args signature dest path iface timeout interactive]
                                 -> {"ok": true, "value"} or
                                    {"ok": false, "error": D-Bus error name, "message"}
   get_property name [dest path iface]   -> same shape as call
@@ -73,10 +73,12 @@ def do_call(req):
     sig = req.get('signature', '')
     args = req.get('args', [])
     params = GLib.Variant('(' + sig + ')', tuple(args)) if sig else None
+    flags = (Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION if req.get('interactive')
+             else Gio.DBusCallFlags.NONE)
     try:
         ret = bus.call_sync(req.get('dest', GATE_NAME), req.get('path', GATE_PATH),
                             req.get('iface', GATE_IFACE), req['method'], params, None,
-                            Gio.DBusCallFlags.NONE, int(req.get('timeout', 10) * 1000), None)
+                            flags, int(req.get('timeout', 10) * 1000), None)
     except GLib.Error as e:
         return dbus_error(e)
     value = to_json(ret)

@@ -652,12 +652,15 @@ class Actor:
         self.unique_name = None
 
     def call(self, method, signature='', args=(), dest=GATE_NAME, path=GATE_PATH, iface=GATE_IFACE,
-             timeout=10.0):
+             timeout=10.0, interactive=False):
+        '''interactive: with ALLOW_INTERACTIVE_AUTHORIZATION, as a terminal's
+        seatgatectl calls.'''
         return Reply(self._timed('call', timeout, method=method, signature=signature,
-                                 args=list(args), dest=dest, path=path, iface=iface))
+                                 args=list(args), dest=dest, path=path, iface=iface,
+                                 interactive=interactive))
 
-    def grant(self):
-        return self.call('Grant')
+    def grant(self, interactive=False):
+        return self.call('Grant', interactive=interactive)
 
     def release(self):
         return self.call('Release')
