@@ -133,7 +133,9 @@ session_uid_read (GObject *source, GAsyncResult *result, gpointer data)
 static void
 read_session_uid (SgSeatMonitor *monitor, const char *session_path)
 {
-  if (session_path == NULL || g_hash_table_contains (monitor->session_uids, session_path))
+  /* logind names no session as ("", "/"). */
+  if (session_path == NULL || g_str_equal (session_path, "/")
+      || g_hash_table_contains (monitor->session_uids, session_path))
     return;
   UidRead *read = g_new0 (UidRead, 1);
   read->monitor = monitor;
@@ -147,14 +149,12 @@ read_session_uid (SgSeatMonitor *monitor, const char *session_path)
 }
 
 static void
-seat_set_active (SgSeatMonitor *monitor, SeatState *seat, const char *id, const char *path)
+seat_set_active (SeatState *seat, const char *id, const char *path)
 {
   g_free (seat->active);
   g_free (seat->active_path);
   seat->active = g_strdup (id);
   seat->active_path = g_strdup (path);
-  if (monitor->present)
-    read_session_uid (monitor, path);
 }
 
 static SeatState *
@@ -198,7 +198,7 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
       /* Unknown means nobody may be granted there. */
       g_warning ("Could not read the active session of %s from logind: %s", read->seat->name,
                  error->message);
-      seat_set_active (monitor, read->seat, "", NULL);
+      seat_set_active (read->seat, "", NULL);
     }
   else
     {
@@ -208,10 +208,11 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
       if (g_variant_is_of_type (value, G_VARIANT_TYPE ("(so)")))
         {
           g_variant_get (value, "(&s&o)", &id, &path);
-          seat_set_active (monitor, read->seat, id, path);
+          seat_set_active (read->seat, id, path);
+          read_session_uid (monitor, path);
         }
       else
-        seat_set_active (monitor, read->seat, "", NULL);
+        seat_set_active (read->seat, "", NULL);
     }
   g_debug ("%s: active session '%s'", read->seat->name, read->seat->active);
   if (read->seat->read_again)
@@ -272,7 +273,7 @@ seat_path_read (GObject *source, GAsyncResult *result, gpointer data)
       /* A seat that does not exist (yet) has no active session; SessionNew
        * makes us look again. */
       g_debug ("logind does not know %s: %s", read->seat->name, error->message);
-      seat_set_active (monitor, read->seat, "", NULL);
+      seat_set_active (read->seat, "", NULL);
       read_done (monitor);
       return;
     }
@@ -320,14 +321,16 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
     {
-      seat_set_active (monitor, seat, id, session_path);
+      seat_set_active (seat, id, session_path);
       monitor->events.active_session_changed (seat->name, id, monitor->user_data);
+      /* After the revoke the change may bring. */
+      read_session_uid (monitor, session_path);
     }
   else if (g_strv_contains (invalidated, "ActiveSession"))
     {
       /* logind did not say who: unknown until read again, and nobody keeps a
        * grant meanwhile. */
-      seat_set_active (monitor, seat, NULL, NULL);
+      seat_set_active (seat, NULL, NULL);
       monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
       reread_active_session (monitor, seat);
     }
@@ -358,7 +361,7 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
       if (seat->active_path != NULL && g_str_equal (seat->active_path, path))
         {
-          seat_set_active (monitor, seat, NULL, NULL);
+          seat_set_active (seat, NULL, NULL);
           monitor->events.active_session_changed (seat->name, NULL, monitor->user_data);
           reread_active_session (monitor, seat);
         }
@@ -425,7 +428,7 @@ on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
     {
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
       g_clear_pointer (&seat->path, g_free);
-      seat_set_active (monitor, seat, NULL, NULL);
+      seat_set_active (seat, NULL, NULL);
       seat->reading = seat->read_again = FALSE;
     }
   if (was_present)
