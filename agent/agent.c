@@ -53,6 +53,17 @@ struct _SgAgent
 
 static void agent_update (SgAgent *agent);
 
+/* Revocations matter only while a grant is asked for or held. Followed
+ * otherwise, they would wake this agent for each grant change of whoever
+ * holds its seat: the bus can filter them on the seat, not on the uid. */
+static void
+agent_follow_revocations (SgAgent *agent)
+{
+  gboolean wanted = agent->grant == GRANT_PENDING || agent->grant == GRANT_HELD;
+
+  sg_gate_follow_revocations (agent->gate, wanted ? sg_session_get_seat (agent->session) : NULL);
+}
+
 static void
 agent_finish (SgAgent *agent, int status)
 {
@@ -162,6 +173,9 @@ agent_send_grant (SgAgent *agent)
   agent->asking = TRUE;
   call->agent = agent;
   call->attempt = agent->attempt;
+  /* Before the call: the bus takes the match rule first, so no revocation
+   * of the grant can slip past. */
+  agent_follow_revocations (agent);
   sg_gate_grant (agent->gate, agent->cancellable, on_grant_reply, call);
 }
 
@@ -180,7 +194,7 @@ agent_ask (SgAgent *agent)
 /* The one place that decides: from what the session and the helper say now,
  * what to show, and whether to ask. */
 static void
-agent_update (SgAgent *agent)
+agent_decide (SgAgent *agent)
 {
   SgSessionState state = sg_session_get_state (agent->session);
   const char *seat = sg_session_get_seat (agent->session);
@@ -233,7 +247,13 @@ agent_update (SgAgent *agent)
       break;
     case SG_GATE_SEAT_UNKNOWN:
     default:
-      break;
+      /* The helper is there but its Seats could not be read (its log
+       * says why): without knowing our port, "yours" cannot be shown, so
+       * nothing is asked until its next owner. */
+      agent->grant = GRANT_NONE;
+      agent_show (agent, SG_STATUS_UNAVAILABLE, 0,
+                  "the seatgate helper did not say which seats it gates");
+      return;
     }
 
   switch (agent->grant)
@@ -254,6 +274,14 @@ agent_update (SgAgent *agent)
 }
 
 static void
+agent_update (SgAgent *agent)
+{
+  agent_decide (agent);
+  if (!agent->finished)
+    agent_follow_revocations (agent);
+}
+
+static void
 on_session_changed (SgSession *session, gpointer user_data)
 {
   agent_update (user_data);
@@ -262,12 +290,9 @@ on_session_changed (SgSession *session, gpointer user_data)
 static void
 on_gate_changed (SgGate *gate, gpointer user_data)
 {
-  SgAgent *agent = user_data;
-
-  /* The helper's seats changed: a refusal may no longer hold. */
-  if (agent->grant == GRANT_REFUSED)
-    agent->grant = GRANT_NONE;
-  agent_update (agent);
+  /* Always a new owner (the helper's Seats never changes while it runs):
+   * agent_update forgets what the one before granted or refused. */
+  agent_update (user_data);
 }
 
 static const char *

@@ -1,9 +1,14 @@
 #include "gate.h"
 
 #include "sg-error.h"
-#include "sg-gate1-generated.h"
 #include "sg-names.h"
 
+/* What the agent follows of the helper, and no more: with hundreds of agents
+ * on a machine, every signal an agent subscribes to wakes all of them. So
+ * there is no proxy (it would match every signal of the object and
+ * PropertiesChanged, which the helper emits for Grants on every grant
+ * change): only the name's owner, one read of Seats per owner, and Revoked
+ * for our own seat, filtered by the bus. */
 struct _SgGate
 {
   GDBusConnection *bus;
@@ -11,11 +16,22 @@ struct _SgGate
   SgGateCallbacks callbacks;
   gpointer user_data;
 
-  GCancellable *cancellable;
-  SgGate1 *proxy; /* NULL until made; it follows the name's owner itself */
+  guint watch_id;
+  char *bus_owner;    /* the name's owner as the watcher last said, or NULL */
+  guint bus_serial;   /* bumped each time the watcher speaks: tags the Seats read */
+  GCancellable *read; /* the Seats read for bus_owner, if one is on its way */
+
+  /* What the agent is told: set together, once the owner's Seats is read
+   * (or could not be). */
+  gboolean ready;
   char *owner;
   guint generation;
-  GVariant *seats; /* the Seats last seen, to tell a real change */
+  GVariant *seats; /* NULL: not known */
+
+  char *seat;        /* whose revocations the agent wants; "" for none */
+  guint revoked_sub; /* Revoked from revoked_owner about revoked_seat */
+  char *revoked_owner;
+  char *revoked_seat;
 };
 
 SgGateSeat
@@ -44,81 +60,181 @@ sg_gate_seats_lookup (GVariant *seats, const char *seat, guint16 *first_port)
 }
 
 static void
-on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+on_revoked (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+            const char *signal, GVariant *params, gpointer user_data)
 {
   SgGate *gate = user_data;
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (gate->proxy));
+  const char *seat, *reason;
+  guint32 uid;
 
-  if (g_strcmp0 (owner, gate->owner) == 0)
-    return;
-  g_message ("The seatgate helper %s%s", owner ? "is " : "left the bus", owner ? owner : "");
-  g_free (gate->owner);
-  gate->owner = g_steal_pointer (&owner);
-  g_clear_pointer (&gate->seats, g_variant_unref);
-  if (sg_gate1_get_seats (gate->proxy) != NULL)
-    gate->seats = g_variant_ref (sg_gate1_get_seats (gate->proxy));
-  gate->generation++;
-  gate->callbacks.changed (gate, gate->user_data);
-}
-
-static void
-on_seats_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-  SgGate *gate = user_data;
-  GVariant *seats = sg_gate1_get_seats (gate->proxy);
-
-  if (seats == gate->seats
-      || (seats != NULL && gate->seats != NULL && g_variant_equal (seats, gate->seats)))
-    return;
-  g_clear_pointer (&gate->seats, g_variant_unref);
-  gate->seats = seats ? g_variant_ref (seats) : NULL;
-  if (seats == NULL)
-    return; /* invalidated with the old owner; the owner change says so */
-  g_debug ("The helper's seats changed");
-  gate->callbacks.changed (gate, gate->user_data);
-}
-
-static void
-on_revoked (SgGate1 *proxy, const char *seat, guint32 uid, const char *reason, gpointer user_data)
-{
-  SgGate *gate = user_data;
-
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sus)")))
+    {
+      g_warning ("Ignoring a Revoked signal of type %s from the helper, not (sus)",
+                 g_variant_get_type_string (params));
+      return;
+    }
+  g_variant_get (params, "(&su&s)", &seat, &uid, &reason);
+  /* The bus filters on the seat only: match rules cannot match a uint. */
   if (uid != gate->uid)
     return;
   g_message ("The helper ended our grant on %s: %s", seat, reason);
   gate->callbacks.revoked (gate, seat, reason, gate->user_data);
 }
 
+/* Follows Revoked from the current owner about the wanted seat alone. The
+ * match names the owner's unique name, so that a new owner gets a rule of
+ * its own and the bus never routes a signal of another connection to us. */
 static void
-on_proxy_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+gate_follow_revoked (SgGate *gate)
 {
-  g_autoptr (GError) error = NULL;
-  SgGate1 *proxy = sg_gate1_proxy_new_finish (result, &error);
+  const char *owner = gate->bus_owner;
+  const char *seat = gate->seat != NULL && *gate->seat != '\0' ? gate->seat : NULL;
 
-  if (proxy == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_strcmp0 (owner, gate->revoked_owner) == 0 && g_strcmp0 (seat, gate->revoked_seat) == 0)
     return;
+  if (gate->revoked_sub != 0)
+    g_dbus_connection_signal_unsubscribe (gate->bus, gate->revoked_sub);
+  gate->revoked_sub = 0;
+  g_free (gate->revoked_owner);
+  gate->revoked_owner = g_strdup (owner);
+  g_free (gate->revoked_seat);
+  gate->revoked_seat = g_strdup (seat);
+  /* Without an owner nothing can be revoked; without a seat there is no
+   * grant to lose. */
+  if (owner == NULL || seat == NULL)
+    return;
+  g_debug ("Following Revoked on %s from %s", seat, owner);
+  gate->revoked_sub = g_dbus_connection_signal_subscribe (
+      gate->bus, owner, SG_INTERFACE, "Revoked", SG_OBJECT_PATH, seat, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_revoked, gate, NULL);
+}
 
-  SgGate *gate = user_data;
-  if (proxy == NULL)
-    {
-      /* Only a broken connection gets here: a missing helper is a proxy
-       * without an owner. */
-      g_warning ("Could not follow the seatgate helper: %s", error->message);
-      return;
-    }
-  gate->proxy = proxy;
-  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), gate);
-  g_signal_connect (proxy, "notify::seats", G_CALLBACK (on_seats_changed), gate);
-  g_signal_connect (proxy, "revoked", G_CALLBACK (on_revoked), gate);
-  gate->owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (sg_gate1_get_seats (proxy) != NULL)
-    gate->seats = g_variant_ref (sg_gate1_get_seats (proxy));
-  if (gate->owner == NULL)
-    g_message ("The seatgate helper is not on the system bus");
-  else
-    g_debug ("The seatgate helper is %s", gate->owner);
+/* Tells the agent what the watcher and the read found: a new generation. */
+static void
+gate_publish (SgGate *gate, const char *owner, GVariant *seats)
+{
+  g_free (gate->owner);
+  gate->owner = g_strdup (owner);
+  g_clear_pointer (&gate->seats, g_variant_unref);
+  gate->seats = seats != NULL ? g_variant_ref (seats) : NULL;
+  gate->ready = TRUE;
   gate->generation++;
   gate->callbacks.changed (gate, gate->user_data);
+}
+
+typedef struct
+{
+  SgGate *gate;
+  guint serial;
+} SeatsRead;
+
+static void
+on_seats_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree SeatsRead *read = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_autoptr (GVariant) seats = NULL;
+
+  /* Cancelled: the gate may be freed already. */
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  SgGate *gate = read->gate;
+  /* An answer about an owner that has gone since is dropped: the watcher's
+   * later word is already being acted on. */
+  if (read->serial != gate->bus_serial)
+    {
+      g_debug ("Dropping the Seats of an earlier owner of the helper's name");
+      return;
+    }
+  g_clear_object (&gate->read);
+
+  if (reply == NULL)
+    {
+      /* (The remote error's name stays in the message: the log is for an
+       * administrator.) */
+      g_warning ("Could not read the seatgate helper's Seats from %s, so which seats it gates "
+                 "is not known: %s",
+                 gate->bus_owner, error->message);
+    }
+  else
+    {
+      g_variant_get (reply, "(v)", &seats);
+      if (!g_variant_is_of_type (seats, G_VARIANT_TYPE ("a(saq)")))
+        {
+          g_warning ("The seatgate helper's Seats is of type %s, not a(saq), so which seats it "
+                     "gates is not known",
+                     g_variant_get_type_string (seats));
+          g_clear_pointer (&seats, g_variant_unref);
+        }
+    }
+  g_message ("The seatgate helper is %s", gate->bus_owner);
+  gate_publish (gate, gate->bus_owner, seats);
+}
+
+static void
+gate_cancel_read (SgGate *gate)
+{
+  if (gate->read == NULL)
+    return;
+  g_cancellable_cancel (gate->read);
+  g_clear_object (&gate->read);
+}
+
+static void
+on_name_appeared (GDBusConnection *bus, const char *name, const char *owner, gpointer user_data)
+{
+  SgGate *gate = user_data;
+
+  if (g_strcmp0 (owner, gate->bus_owner) == 0)
+    return;
+  gate->bus_serial++;
+  gate_cancel_read (gate);
+  /* The watcher says "vanished" before a new owner; should it not, the old
+   * owner's grant is void all the same. */
+  if (gate->owner != NULL)
+    gate_publish (gate, NULL, NULL);
+  g_free (gate->bus_owner);
+  gate->bus_owner = g_strdup (owner);
+  /* Subscribed before the read: a grant can only be asked after it, so no
+   * revocation of it can come before the rule is in place. */
+  gate_follow_revoked (gate);
+
+  /* The helper sets Seats once, from its config, before it takes its name,
+   * and never changes it while it runs (helper/gate-service.c): one read
+   * per owner is all there is to it, and no PropertiesChanged is followed.
+   * The read goes to the unique name, so it cannot be answered by a later
+   * owner. */
+  g_debug ("Reading the seatgate helper's Seats from %s", owner);
+  SeatsRead *read = g_new0 (SeatsRead, 1);
+  read->gate = gate;
+  read->serial = gate->bus_serial;
+  gate->read = g_cancellable_new ();
+  g_dbus_connection_call (gate->bus, owner, SG_OBJECT_PATH, "org.freedesktop.DBus.Properties",
+                          "Get", g_variant_new ("(ss)", SG_INTERFACE, "Seats"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, gate->read,
+                          on_seats_read, read);
+}
+
+static void
+on_name_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  SgGate *gate = user_data;
+  gboolean was_ready = gate->ready;
+
+  gate->bus_serial++;
+  gate_cancel_read (gate);
+  g_clear_pointer (&gate->bus_owner, g_free);
+  gate_follow_revoked (gate);
+  if (was_ready && gate->owner == NULL)
+    return;
+  if (gate->owner != NULL)
+    g_message ("The seatgate helper left the bus");
+  else
+    g_message ("The seatgate helper is not on the system bus");
+  gate_publish (gate, NULL, NULL);
 }
 
 SgGate *
@@ -133,14 +249,12 @@ sg_gate_new (GDBusConnection *system_bus, guint32 uid, const SgGateCallbacks *ca
   gate->uid = uid;
   gate->callbacks = *callbacks;
   gate->user_data = user_data;
-  gate->cancellable = g_cancellable_new ();
-  /* The proxy watches the name: on a new owner it reloads the properties
-   * before it says so. The helper is started at boot; agents do not start
-   * it by bus activation. */
-  sg_gate1_proxy_new (system_bus,
-                      G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START
-                          | G_DBUS_PROXY_FLAGS_GET_INVALIDATED_PROPERTIES,
-                      SG_BUS_NAME, SG_OBJECT_PATH, gate->cancellable, on_proxy_ready, gate);
+  gate->seat = g_strdup ("");
+  /* The helper is started at boot; agents do not start it by bus
+   * activation (no AUTO_START flag). */
+  gate->watch_id
+      = g_bus_watch_name_on_connection (system_bus, SG_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                        on_name_appeared, on_name_vanished, gate, NULL);
   return gate;
 }
 
@@ -149,23 +263,36 @@ sg_gate_free (SgGate *gate)
 {
   if (gate == NULL)
     return;
-  g_cancellable_cancel (gate->cancellable);
-  g_clear_object (&gate->cancellable);
-  if (gate->proxy != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (gate->proxy, gate);
-      g_clear_object (&gate->proxy);
-    }
+  g_bus_unwatch_name (gate->watch_id);
+  gate_cancel_read (gate);
+  if (gate->revoked_sub != 0)
+    g_dbus_connection_signal_unsubscribe (gate->bus, gate->revoked_sub);
   g_clear_object (&gate->bus);
   g_clear_pointer (&gate->seats, g_variant_unref);
+  g_free (gate->bus_owner);
   g_free (gate->owner);
+  g_free (gate->seat);
+  g_free (gate->revoked_owner);
+  g_free (gate->revoked_seat);
   g_free (gate);
+}
+
+void
+sg_gate_follow_revocations (SgGate *gate, const char *seat)
+{
+  if (seat == NULL)
+    seat = "";
+  if (g_str_equal (seat, gate->seat))
+    return;
+  g_free (gate->seat);
+  gate->seat = g_strdup (seat);
+  gate_follow_revoked (gate);
 }
 
 gboolean
 sg_gate_is_ready (const SgGate *gate)
 {
-  return gate->proxy != NULL;
+  return gate->ready;
 }
 
 gboolean
@@ -183,22 +310,28 @@ sg_gate_get_generation (const SgGate *gate)
 SgGateSeat
 sg_gate_lookup_seat (const SgGate *gate, const char *seat, guint16 *first_port)
 {
-  if (gate->proxy == NULL || gate->owner == NULL)
+  if (gate->owner == NULL)
     return SG_GATE_SEAT_UNKNOWN;
-  return sg_gate_seats_lookup (sg_gate1_get_seats (gate->proxy), seat, first_port);
+  return sg_gate_seats_lookup (gate->seats, seat, first_port);
 }
 
 void
 sg_gate_grant (SgGate *gate, GCancellable *cancellable, GAsyncReadyCallback callback,
                gpointer user_data)
 {
-  g_return_if_fail (gate->proxy != NULL);
   g_debug ("Asking the helper for a grant");
-  sg_gate1_call_grant (gate->proxy, cancellable, callback, user_data);
+  /* To the owner whose Seats we read: a grant asked of it is void with a
+   * later owner anyway. Without one, the bus answers that no one owns the
+   * name, which the caller reports like any refusal. */
+  g_dbus_connection_call (gate->bus, gate->owner != NULL ? gate->owner : SG_BUS_NAME,
+                          SG_OBJECT_PATH, SG_INTERFACE, "Grant", NULL, G_VARIANT_TYPE_UNIT,
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable, callback, user_data);
 }
 
 gboolean
 sg_gate_grant_finish (SgGate *gate, GAsyncResult *result, GError **error)
 {
-  return sg_gate1_call_grant_finish (gate->proxy, result, error);
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (gate->bus, result, error);
+
+  return reply != NULL;
 }

@@ -1,5 +1,7 @@
 /* The helper, io.github.seatgate.Gate1, as the agent sees it: whether it is
- * on the bus, which seats it gates, and the Grant call. */
+ * on the bus, which seats it gates, the revocations of our grant, and the
+ * Grant call. Nothing else of the helper reaches the agent, so other users'
+ * grant changes do not wake it. */
 #pragma once
 
 #include <gio/gio.h>
@@ -10,10 +12,12 @@ typedef struct _SgGate SgGate;
 
 typedef struct
 {
-  /* The helper appeared, vanished or was replaced, or its Seats changed;
-   * sg_gate_get_generation () tells which owner this is. */
+  /* The helper appeared (once its Seats is read, or could not be),
+   * vanished or was replaced; sg_gate_get_generation () tells which owner
+   * this is. */
   void (*changed) (SgGate *gate, gpointer user_data);
-  /* The helper ended our uid's grant on @seat; @reason is the signal's. */
+  /* The helper ended our uid's grant on @seat, the one given to
+   * sg_gate_follow_revocations (); @reason is the signal's. */
   void (*revoked) (SgGate *gate, const char *seat, const char *reason, gpointer user_data);
 } SgGateCallbacks;
 
@@ -28,6 +32,12 @@ SgGate *sg_gate_new (GDBusConnection *system_bus, guint32 uid, const SgGateCallb
                      gpointer user_data);
 void sg_gate_free (SgGate *gate);
 
+/* Follows Revoked for our uid on @seat, our session's; NULL or "" stops
+ * following. Meant for while a grant is asked for or held: the bus filters
+ * on the seat alone, so following it otherwise would wake us for every grant
+ * change of that seat's user. */
+void sg_gate_follow_revocations (SgGate *gate, const char *seat);
+
 /* FALSE until the first look at the bus is done. */
 gboolean sg_gate_is_ready (const SgGate *gate);
 /* The helper owns its bus name. */
@@ -36,7 +46,8 @@ gboolean sg_gate_is_present (const SgGate *gate);
  * owner is void. */
 guint sg_gate_get_generation (const SgGate *gate);
 
-/* Whether the helper gates a port on @seat, and its first one. */
+/* Whether the helper gates a port on @seat, and its first one. UNKNOWN
+ * while the helper is absent, or when its Seats could not be read. */
 SgGateSeat sg_gate_lookup_seat (const SgGate *gate, const char *seat, guint16 *first_port);
 
 /* Calls Grant (). The helper takes our uid from the bus. */

@@ -13,13 +13,15 @@ from gi.repository import GLib
 
 from agent_lab import SETTLE, agent_path
 from seatgate_lab import (ACTION_GRANT, ACTION_MANAGE, ADMIN_UID, CONSOLE_SESSION, CONSOLE_UID,
-                          INACTIVE_SESSION, INACTIVE_UID, REMOTE_SESSION, REMOTE_UID, SEAT1_UID,
-                          wait_until)
+                          INACTIVE_SESSION, INACTIVE_UID, REMOTE_SESSION, REMOTE_UID,
+                          SEAT1_UID, wait_until)
 
 GRANTED = 'seatgate-granted'
 DENIED = 'seatgate-denied'
 UNAVAILABLE = 'seatgate-unavailable'
 URI = 'spice://127.0.0.1:5930'
+# Grant/release cycles of other users that an agent must sleep through.
+GRANT_CYCLES = 10
 
 VIEWER_STUB = '''#!/bin/sh
 # Records how the agent started it: uid, then one argument a line.
@@ -559,6 +561,101 @@ def test_idle_agent_makes_no_wakeups(desk, helper, lab):
     before = agent.context_switches()
     time.sleep(3)
     assert agent.context_switches() == before, 'an idle agent woke up: a timer or a poll?'
+
+
+def multiseat(lab):
+    '''seat0 as in the standard world, and seat1 with uid 1003's active
+    session "7"; the helper gates 5930 on seat0 and 5940 on seat1.'''
+    lab.logind.add_seat('seat1')
+    lab.logind.add_session('7', SEAT1_UID, seat='seat1', active=True)
+    return lab.start_helper(lab.write_config(seats={'seat0': '5930', 'seat1': '5940'}))
+
+
+def test_grant_changes_on_another_seat_do_not_wake_the_agent(desk, lab):
+    # Issue 7: with a signal match on the helper's whole object, every grant
+    # change woke every agent on the machine.
+    lab.polkit.set_allowed([ACTION_GRANT, ACTION_MANAGE])
+    multiseat(lab)
+    desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, args=())
+    agent.wait_state(GRANTED)
+    other = lab.actor(SEAT1_UID)
+    # One cycle first, so that the measured ones take the warm path.
+    assert other.grant().ok and other.release().ok
+    time.sleep(0.5)
+
+    mark = lab.gate.mark()
+    before = agent.context_switches()
+    for _ in range(GRANT_CYCLES):
+        assert other.grant().ok
+        assert other.release().ok
+    assert lab.gate.wait_signal('Revoked', ('seat1', SEAT1_UID, 'released'), since=mark)
+    # Time for the last signals to reach an agent that would be woken.
+    time.sleep(0.5)
+    woken = agent.context_switches() - before
+    seen = lab.gate.signals(since=mark)
+    assert seen.count(('Granted', ('seat1', SEAT1_UID))) == GRANT_CYCLES
+    assert seen.count(('Revoked', ('seat1', SEAT1_UID, 'released'))) == GRANT_CYCLES
+    assert woken <= 3, (f'{GRANT_CYCLES} grant/release cycles on seat1 woke the seat0 '
+                        f'agent {woken} times')
+
+    # Not deaf: a revocation of its own grant still reaches it.
+    assert lab.actor(ADMIN_UID).revoke(CONSOLE_UID).ok
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'an administrator ended the grant'
+    assert agent.grant_calls() == 1
+
+
+def test_grant_changes_of_its_seats_user_do_not_wake_a_background_agent(desk, helper, lab):
+    # Revoked is followed only while a grant is asked for or held: the bus
+    # can filter it on the seat, not on the uid.
+    desk.start_watcher()
+    agent = desk.agent(INACTIVE_UID, INACTIVE_SESSION, args=())
+    agent.wait_state(DENIED)
+    console = lab.actor(CONSOLE_UID)
+    assert console.grant().ok and console.release().ok
+    time.sleep(0.5)
+
+    mark = lab.gate.mark()
+    before = agent.context_switches()
+    for _ in range(GRANT_CYCLES):
+        assert console.grant().ok
+        assert console.release().ok
+    assert lab.gate.wait_signal('Revoked', ('seat0', CONSOLE_UID, 'released'), since=mark)
+    time.sleep(0.5)
+    woken = agent.context_switches() - before
+    assert lab.gate.signals('Revoked', since=mark).count(
+        ('Revoked', ('seat0', CONSOLE_UID, 'released'))) == GRANT_CYCLES
+    assert woken <= 3, (f'{GRANT_CYCLES} grant/release cycles of uid {CONSOLE_UID} woke '
+                        f'the background agent of uid {INACTIVE_UID} on seat0 {woken} times')
+
+    # It still takes the seat when its session becomes the active one.
+    lab.logind.activate(INACTIVE_SESSION)
+    agent.wait_state(GRANTED)
+    assert lab.gate.grants() == [('seat0', INACTIVE_UID, [5930])]
+
+
+# --- following the helper ---------------------------------------------------
+
+def test_new_helper_is_asked_which_seats_it_gates(desk, helper, lab):
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_state(GRANTED)
+    assert props['Title'] == 'VM console: yours (port 5930)'
+
+    # The helper's seats are read again from each new owner of its name.
+    helper.stop()
+    agent.wait_state(UNAVAILABLE)
+    lab.start_helper(lab.write_config(seats={'seat0': '5931-5932'}, name='moved.conf'))
+    props = agent.wait_item(lambda p: p['Title'] == 'VM console: yours (port 5931)',
+                            'the new port')
+    assert URI.replace('5930', '5931') in reason(props)
+
+    lab.helper.stop()
+    agent.wait_state(UNAVAILABLE)
+    lab.start_helper(lab.write_config(seats={'seat1': '5940'}, name='other-seat.conf'))
+    props = agent.wait_state(DENIED)
+    assert reason(props) == 'no VM port is gated on seat0'
+    assert agent.grant_calls() == 2
 
 
 # --- command line ------------------------------------------------------------
