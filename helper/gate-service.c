@@ -321,16 +321,6 @@ invocation_allows_interaction (GDBusMethodInvocation *invocation)
          != 0;
 }
 
-static char *
-join_reasons (GPtrArray *reasons)
-{
-  g_autoptr (GString) out = g_string_new (NULL);
-
-  for (guint i = 0; i < reasons->len; i++)
-    g_string_append_printf (out, "%s%s", i > 0 ? "; " : "", (const char *) reasons->pdata[i]);
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
 static void
 refuse_grant (GrantCall *call, guint32 uid, SgError code, const char *event, const char *message)
 {
@@ -346,7 +336,7 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
 {
   SgGateService *service = call->service;
   const char *sender = sg_grant_check_get_sender (call->check);
-  g_autoptr (GPtrArray) why_not = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) why_not = g_string_new (NULL); /* "; "-separated */
   g_autoptr (GError) error = NULL;
   guint n_granted = 0;
   guint64 batch_ns = 0;
@@ -364,8 +354,8 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
       if (g_strcmp0 (sg_seat_monitor_get_active_session (service->monitor, seat->name), info->id)
           != 0)
         {
-          g_ptr_array_add (why_not, g_strdup_printf ("%s switched to another session while "
-                                                     "seatgate was checking", seat->name));
+          g_string_append_printf (why_not, "%s%s switched to another session while seatgate was "
+                                  "checking", why_not->len > 0 ? "; " : "", seat->name);
           continue;
         }
       if (current != NULL && (current->uid != uid || !g_str_equal (current->session_id, info->id)))
@@ -377,8 +367,8 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
            * may still be granted. */
           sg_log_event (G_LOG_LEVEL_WARNING, "grant-failed", uid, seat->name, info->id, NULL,
                         "Could not grant uid %u on %s: %s", uid, seat->name, error->message);
-          g_ptr_array_add (why_not, g_strdup_printf ("the kernel refused the grant on %s: %s",
-                                                     seat->name, error->message));
+          g_string_append_printf (why_not, "%sthe kernel refused the grant on %s: %s",
+                                  why_not->len > 0 ? "; " : "", seat->name, error->message);
           g_clear_error (&error);
           kernel_failed = TRUE;
           continue;
@@ -400,8 +390,7 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
 
   if (n_granted == 0)
     {
-      g_autofree char *why = join_reasons (why_not);
-      g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", uid, why);
+      g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", uid, why_not->str);
       if (kernel_failed)
         refuse_grant (call, uid, SG_ERROR_FAILED, "grant-failed", message);
       else

@@ -47,7 +47,7 @@ struct _SgGrantCheck
   GError *uid_error;
   gboolean seats_read;      /* sg_grant_check_read_seats () was called */
   GPtrArray *seats;         /* SeatCheck* */
-  GPtrArray *why_not;       /* char*: seats out before any call, in order */
+  GPtrArray *why_not;       /* char*: why seats are out, in order */
   GPtrArray *allowed;       /* SgSessionInfo* (borrowed from seats), after done */
   GError *refusal;
   const char *abandoned;
@@ -264,14 +264,13 @@ join_reasons (GPtrArray *reasons)
 static void
 decide (SgGrantCheck *check)
 {
-  g_autoptr (GPtrArray) logind_why = g_ptr_array_new_with_free_func (g_free);
+  /* Runs once: the seats' reasons join those found when they were read. */
+  GPtrArray *logind_why = check->why_not;
   g_autoptr (GPtrArray) polkit_why = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) allowed = g_ptr_array_new ();
   guint n_owned = 0;
   gboolean polkit_failed = FALSE;
 
-  for (guint i = 0; i < check->why_not->len; i++)
-    g_ptr_array_add (logind_why, g_strdup (check->why_not->pdata[i]));
   for (guint i = 0; i < check->seats->len; i++)
     {
       SeatCheck *sc = check->seats->pdata[i];
