@@ -3,14 +3,24 @@
  * in a network namespace of its own (bench/seatgate_bench.py does): it makes
  * table inet seatgate there.
  *
- *   sg-bench-kernel nft N    N rounds of grant / revoke / cut of uid 1000 on
- *                            port 5930: one line of batch times (ns) each
+ *   sg-bench-kernel nft N    N rounds of each batch below, uid 1000 on port
+ *                            5930: one line of batch times (ns) each
  *   sg-bench-kernel diag N   N sock_diag walks (IPv4 + IPv6 dumps, destroying
  *                            nothing): one line of times (ns)
  *
- * A grant's batch is NEWSETELEM (granted) + DESTROYSETELEM (cut); a revoke's
- * DESTROYSETELEM (granted); a cut's NEWSETELEM (cut) alone: the cost of a
- * one-message batch. */
+ * The lines of nft, each batch timed by the gate itself
+ * (sg_nft_gate_last_batch_ns: sendmsg to the last answer):
+ *   grant1       the helper's grant, NEWSETELEM (granted) alone, 1 ms after
+ *                the last batch
+ *   grant1_idle  the same after 50 ms of idle, as the helper's first batch
+ *                after a pause: the kernel's code and data have left the
+ *                caches by then
+ *   grant        a grant after a cut: NEWSETELEM (granted) + DESTROYSETELEM
+ *                (cut), 1 ms after the last batch
+ *   revoke       DESTROYSETELEM (granted), right after a grant
+ *   cut          NEWSETELEM (cut), right after a revoke
+ * As in the helper, a socket listens to nf_tables notifications (its table
+ * watch), so the kernel builds and sends them on every commit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,6 +29,7 @@
 
 #include "nft-gate.h"
 #include "sock-destroy.h"
+#include "table-watch.h"
 
 static const guint16 ports[] = { 5930 };
 
@@ -37,41 +48,85 @@ match_none (guint32 uid, guint16 port, gpointer data)
   return FALSE;
 }
 
+static void
+on_tampered (const char *what, gpointer user_data)
+{
+  fprintf (stderr, "sg-bench-kernel: the table changed under the benchmark: %s\n",
+           what != NULL ? what : "notifications lost");
+  exit (1);
+}
+
+/* Reads the notifications, outside the timed batches, as the helper's main
+ * loop does after each. */
+static void
+drain (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static gboolean
+grant_revoke_rounds (SgNftGate *gate, int n, gulong pause_us, GString *grants, GError **error)
+{
+  for (int i = 0; i < n; i++)
+    {
+      g_usleep (pause_us);
+      if (!sg_nft_gate_grant (gate, 1000, ports, 1, error))
+        return FALSE;
+      g_string_append_printf (grants, " %" G_GUINT64_FORMAT, sg_nft_gate_last_batch_ns (gate));
+      if (!sg_nft_gate_revoke (gate, 1000, ports, 1, error))
+        return FALSE;
+      drain ();
+    }
+  return TRUE;
+}
+
 static int
 bench_nft (int n)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_PLAIN, &error);
+  g_autoptr (SgTableWatch) watch = NULL;
+  g_autoptr (GString) grant1 = g_string_new ("grant1");
+  g_autoptr (GString) grant1_idle = g_string_new ("grant1_idle");
   g_autoptr (GString) grant = g_string_new ("grant");
   g_autoptr (GString) revoke = g_string_new ("revoke");
   g_autoptr (GString) cut = g_string_new ("cut");
 
-  if (gate == NULL || !sg_nft_gate_reset (gate, ports, 1, NULL, 0, &error))
-    {
-      fprintf (stderr, "sg-bench-kernel: %s\n", error->message);
-      return 1;
-    }
+  if (gate == NULL || !sg_nft_gate_reset (gate, ports, 1, NULL, 0, &error)
+      || (watch = sg_table_watch_new (sg_nft_gate_get_portid (gate), on_tampered, NULL, &error))
+             == NULL)
+    goto failed;
+
+  /* Before any cut: a grant is one message, as in the helper. */
+  if (!grant_revoke_rounds (gate, n, 1000, grant1, &error)
+      || !grant_revoke_rounds (gate, n, 50000, grant1_idle, &error))
+    goto failed;
+
+  /* From the first cut on, a grant also clears its pairs from the cut set. */
+  if (!sg_nft_gate_cut (gate, 1000, ports, 1, &error))
+    goto failed;
   for (int i = 0; i < n; i++)
     {
       if (!sg_nft_gate_grant (gate, 1000, ports, 1, &error))
-        break;
+        goto failed;
       g_string_append_printf (grant, " %" G_GUINT64_FORMAT, sg_nft_gate_last_batch_ns (gate));
       if (!sg_nft_gate_revoke (gate, 1000, ports, 1, &error))
-        break;
+        goto failed;
       g_string_append_printf (revoke, " %" G_GUINT64_FORMAT, sg_nft_gate_last_batch_ns (gate));
       if (!sg_nft_gate_cut (gate, 1000, ports, 1, &error))
-        break;
+        goto failed;
       g_string_append_printf (cut, " %" G_GUINT64_FORMAT, sg_nft_gate_last_batch_ns (gate));
+      drain ();
       /* As between a person's logins: the machine goes idle meanwhile. */
       g_usleep (1000);
     }
-  if (error != NULL)
-    {
-      fprintf (stderr, "sg-bench-kernel: %s\n", error->message);
-      return 1;
-    }
-  printf ("%s\n%s\n%s\n", grant->str, revoke->str, cut->str);
+  printf ("%s\n%s\n%s\n%s\n%s\n", grant1->str, grant1_idle->str, grant->str, revoke->str, cut->str);
   return 0;
+
+failed:
+  fprintf (stderr, "sg-bench-kernel: %s\n", error->message);
+  return 1;
 }
 
 static int

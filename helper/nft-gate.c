@@ -1,8 +1,11 @@
 /* The nftables table "inet seatgate", through libnftnl + libmnl.
  *
- * Every change is one nfnetlink batch whose every message asks for an ACK;
- * the ACKs are read back before returning, so a caller learns of each
- * refusal, with the kernel's extended-ACK text when there is one. */
+ * Every change is one nfnetlink batch. The kernel answers every refused
+ * message of a batch whether or not it asked for an ACK, so only the last
+ * message asks for one: its ACK comes after every other answer and confirms
+ * that the batch was processed. The answers are read back before returning,
+ * so a caller learns of each refusal, with the kernel's extended-ACK text
+ * when there is one. */
 #include "nft-gate.h"
 
 #include <errno.h>
@@ -72,6 +75,9 @@
 
 #define SG_RECV_BUFFER_SIZE 32768
 
+/* netlink_sendmsg() refuses a message longer than the send buffer less this. */
+#define SG_NETLINK_SNDBUF_RESERVE 32
+
 typedef struct nftnl_table SgNftnlTable;
 typedef struct nftnl_chain SgNftnlChain;
 typedef struct nftnl_set SgNftnlSet;
@@ -98,6 +104,12 @@ struct _SgNftGate
    * grant needs to clear its pairs from it only then: one message less per
    * grant on the hot path. */
   gboolean cut_used;
+  /* The cut rule is in chain output: added with the first cut after a reset
+   * (see rule_output_cut), set once the kernel confirmed that batch. */
+  gboolean cut_rule;
+  /* The socket's send buffer as last read: a getsockopt() per batch would
+   * cost a syscall on the grant's path. */
+  gsize sndbuf;
   guint64 last_batch_ns;
 };
 
@@ -113,9 +125,10 @@ typedef struct
   GByteArray *buf;
   GArray *msgs;      /* SgBatchMsg, in order; message i has seq seq_begin + 1 + i */
   guint32 seq_begin; /* the BATCH_BEGIN message */
+  guint last_offset; /* where the last message starts in buf */
   guint n_sets;      /* NFTNL_SET_ID for sets created in this batch */
   /* Filled by gate_talk(). */
-  gboolean *acked;
+  gboolean answered; /* the last message's answer arrived: the batch is done */
   int failed_errno;
   gint failed_index; /* -1: the batch as a whole (e.g. commit, capability) */
   char *failed_ext_msg;
@@ -151,7 +164,6 @@ batch_free (SgBatch *batch)
 {
   g_byte_array_unref (batch->buf);
   g_array_unref (batch->msgs);
-  g_free (batch->acked);
   g_free (batch->failed_ext_msg);
   g_free (batch);
 }
@@ -182,14 +194,19 @@ batch_commit (SgBatch *batch, const struct nlmsghdr *nlh, char *what)
   SgBatchMsg msg = { .type = NFNL_MSG_TYPE (nlh->nlmsg_type), .what = what };
 
   g_assert (nlh->nlmsg_len <= SG_MSG_ROOM);
+  batch->last_offset = batch->buf->len;
   g_byte_array_set_size (batch->buf, batch->buf->len + NLMSG_ALIGN (nlh->nlmsg_len));
   g_array_append_val (batch->msgs, msg);
   return batch->msgs->len - 1;
 }
 
+/* Closes the batch; only its last message asks for an ACK (see the top). */
 static void
 batch_end (SgBatch *batch)
 {
+  g_assert (batch->msgs->len > 0);
+  ((struct nlmsghdr *)(batch->buf->data + batch->last_offset))->nlmsg_flags |= NLM_F_ACK;
+
   char *at = batch_reserve (batch);
   struct nlmsghdr *nlh = nftnl_batch_end (at, batch_next_seq (batch));
 
@@ -210,8 +227,8 @@ batch_table (SgBatch *batch, guint16 msg_type, guint16 nl_flags, gint64 flags, c
   if (flags >= 0)
     nftnl_table_set_u32 (table, NFTNL_TABLE_FLAGS, (guint32)flags);
 
-  struct nlmsghdr *nlh = nftnl_table_nlmsg_build_hdr (at, msg_type, NFPROTO_INET,
-                                                      nl_flags | NLM_F_ACK, batch_next_seq (batch));
+  struct nlmsghdr *nlh
+      = nftnl_table_nlmsg_build_hdr (at, msg_type, NFPROTO_INET, nl_flags, batch_next_seq (batch));
   nftnl_table_nlmsg_build_payload (nlh, table);
   return batch_commit (batch, nlh, what);
 }
@@ -235,8 +252,8 @@ batch_set (SgBatch *batch, const char *name, guint32 key_type, guint32 key_len, 
   nftnl_set_set_data (set, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
                       nftnl_udata_buf_len (udata));
 
-  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_NEWSET, NFPROTO_INET,
-                                                NLM_F_CREATE | NLM_F_ACK, batch_next_seq (batch));
+  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
+                                                batch_next_seq (batch));
   nftnl_set_nlmsg_build_payload (nlh, set);
   batch_commit (batch, nlh, g_strdup_printf ("create set %s", name));
 }
@@ -265,8 +282,8 @@ batch_set_elems (SgBatch *batch, guint16 msg_type, const char *set_name, const g
           nftnl_set_elem_add (set, elem);
         }
 
-      struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, msg_type, NFPROTO_INET,
-                                                    nl_flags | NLM_F_ACK, batch_next_seq (batch));
+      struct nlmsghdr *nlh
+          = nftnl_nlmsg_build_hdr (at, msg_type, NFPROTO_INET, nl_flags, batch_next_seq (batch));
       nftnl_set_elems_nlmsg_build_payload (nlh, set);
       batch_commit (batch, nlh, g_strdup (what));
     }
@@ -288,8 +305,8 @@ batch_chain (SgBatch *batch, const char *name, guint32 hooknum)
   nftnl_chain_set_s32 (chain, NFTNL_CHAIN_PRIO, 0);
   nftnl_chain_set_u32 (chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 
-  struct nlmsghdr *nlh = nftnl_chain_nlmsg_build_hdr (
-      at, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, batch_next_seq (batch));
+  struct nlmsghdr *nlh = nftnl_chain_nlmsg_build_hdr (at, NFT_MSG_NEWCHAIN, NFPROTO_INET,
+                                                      NLM_F_CREATE, batch_next_seq (batch));
   nftnl_chain_nlmsg_build_payload (nlh, chain);
   batch_commit (batch, nlh, g_strdup_printf ("create chain %s", name));
 }
@@ -427,7 +444,11 @@ rule_new (const char *chain)
 
 /* meta l4proto tcp meta skuid . tcp dport @cut fib daddr type local
  *   reject with tcp reset
- * Every packet, not just the SYN: these connections could not be destroyed. */
+ * Every packet, not just the SYN: these connections could not be destroyed.
+ * It would cost every TCP packet the host sends a uid and a set lookup, yet
+ * the cut set is nearly always empty: so the rule is not part of a reset
+ * table but added, first in the chain, in the batch of the first cut
+ * elements, and stays until the next reset. */
 static struct nftnl_rule *
 rule_output_cut (void)
 {
@@ -463,7 +484,9 @@ rule_output_always (void)
 
 /* tcp flags & (syn | ack) == syn tcp dport @gated fib daddr type local
  *   meta skuid . tcp dport != @granted reject with tcp reset
- * A reset, not a drop: the refused client fails at once instead of retrying. */
+ * A reset, not a drop: the refused client fails at once instead of retrying.
+ * The port is looked up before the socket's uid is fetched, so that the
+ * host's other new connections stop at the port. */
 static struct nftnl_rule *
 rule_output_deny (void)
 {
@@ -471,8 +494,10 @@ rule_output_deny (void)
 
   add_l4proto_tcp (rule);
   add_tcp_syn_only (rule);
-  add_uid_port_key (rule);
+  /* The key of add_uid_port_key(), its port half loaded first. */
+  add_payload_tcp (rule, 2, 2, NFT_REG32_01);
   add_lookup (rule, NFT_REG32_01, SG_SET_GATED, FALSE);
+  add_meta (rule, NFT_META_SKUID, NFT_REG32_00);
   add_lookup (rule, NFT_REG32_00, SG_SET_GRANTED, TRUE);
   add_daddr_is_local (rule);
   add_reject_tcp_reset (rule);
@@ -496,14 +521,15 @@ rule_input_remote (void)
   return rule;
 }
 
+/* @first: at the head of the chain, else at its end. */
 static void
-batch_rule (SgBatch *batch, struct nftnl_rule *rule_owned, const char *what)
+batch_rule (SgBatch *batch, struct nftnl_rule *rule_owned, gboolean first, const char *what)
 {
   g_autoptr (SgNftnlRule) rule = rule_owned;
   char *at = batch_reserve (batch);
+  guint16 nl_flags = first ? NLM_F_CREATE : NLM_F_APPEND | NLM_F_CREATE;
 
-  struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr (at, NFT_MSG_NEWRULE, NFPROTO_INET,
-                                                     NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK,
+  struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr (at, NFT_MSG_NEWRULE, NFPROTO_INET, nl_flags,
                                                      batch_next_seq (batch));
   nftnl_rule_nlmsg_build_payload (nlh, rule);
   batch_commit (batch, nlh, g_strdup (what));
@@ -569,8 +595,8 @@ ack_cb (const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
   gint index = (gint)(seq - batch->seq_begin) - 1;
 
-  if (index >= 0)
-    batch->acked[index] = TRUE;
+  if (index == (gint)batch->msgs->len - 1)
+    batch->answered = TRUE;
   if (err->error != 0 && (batch->failed_errno == 0 || index < batch->failed_index))
     {
       batch->failed_errno = -err->error;
@@ -590,39 +616,58 @@ monotonic_ns (void)
   return (guint64)ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64)ts.tv_nsec;
 }
 
+/* Reads the socket's send buffer size into gate->sndbuf. */
+static void
+read_sndbuf (SgNftGate *gate)
+{
+  int size = 0;
+  socklen_t size_len = sizeof size;
+
+  if (getsockopt (mnl_socket_get_fd (gate->nl), SOL_SOCKET, SO_SNDBUF, &size, &size_len) == 0)
+    gate->sndbuf = (gsize)MAX (size, 0);
+}
+
 /* Makes the socket's send buffer hold @len bytes: a batch must go in one
- * message to be one transaction. */
+ * message to be one transaction. Only a batch larger than any before (a
+ * reset with many ports) needs a syscall here. */
 static void
 ensure_sndbuf (SgNftGate *gate, gsize len)
 {
   int fd = mnl_socket_get_fd (gate->nl);
-  int size = 0;
-  socklen_t size_len = sizeof size;
+  gsize needed = len + SG_NETLINK_SNDBUF_RESERVE;
 
-  if (getsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, &size_len) == 0 && (gsize)size >= len)
+  if (gate->sndbuf >= needed)
     return;
-  size = (int)MIN (len, (gsize)G_MAXINT / 2);
+  int size = (int)MIN (needed, (gsize)G_MAXINT / 2);
   if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
     setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  read_sndbuf (gate);
 }
 
-/* Sends the batch and reads back every ACK (as nftables' mnl_batch_talk
- * does). The kernel handles a batch inside sendmsg(), so every answer is
- * queued when it returns. On refusal, fills batch->failed_* and @error. */
+/* Sends the batch and reads back the kernel's answers (as nftables'
+ * mnl_batch_talk does). The kernel handles a batch inside sendmsg() and
+ * queues its answers in order: a refusal of the batch as a whole (commit
+ * failure) first, then one per refused message and the last message's ACK,
+ * which therefore comes last. So reading stops at that ACK; without it (the
+ * batch was refused before its messages were looked at) at an empty queue,
+ * since nothing more will come. On refusal, fills batch->failed_* and
+ * @error.
+ *
+ * gate->last_batch_ns is the kernel round trip: from sendmsg() of the built
+ * batch to its last answer read and parsed. */
 static gboolean
 gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
 {
   int fd = mnl_socket_get_fd (gate->nl);
   g_autofree char *buf = g_malloc (SG_RECV_BUFFER_SIZE);
   mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = ack_cb };
-  guint64 start = monotonic_ns ();
 
   batch_end (batch);
   gate->seq = batch->seq_begin + batch->msgs->len + 2;
-  batch->acked = g_new0 (gboolean, batch->msgs->len + 1);
   batch->failed_index = -1;
-
   ensure_sndbuf (gate, batch->buf->len);
+
+  guint64 start = monotonic_ns ();
   if (mnl_socket_sendto (gate->nl, batch->buf->data, batch->buf->len) < 0)
     {
       int saved_errno = errno;
@@ -631,7 +676,7 @@ gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
       return FALSE;
     }
 
-  for (;;)
+  while (!batch->answered)
     {
       ssize_t n = recv (fd, buf, SG_RECV_BUFFER_SIZE, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR)
@@ -678,14 +723,13 @@ gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
       return FALSE;
     }
 
-  for (guint i = 0; i < batch->msgs->len; i++)
-    if (!batch->acked[i])
-      {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                     "nftables table inet %s: the kernel did not acknowledge the request to %s",
-                     SG_TABLE, g_array_index (batch->msgs, SgBatchMsg, i).what);
-        return FALSE;
-      }
+  if (!batch->answered)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "nftables table inet %s: the kernel did not acknowledge the request to %s",
+                   SG_TABLE, g_array_index (batch->msgs, SgBatchMsg, batch->msgs->len - 1).what);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -716,6 +760,7 @@ sg_nft_gate_new (SgTableMode mode, GError **error)
       return NULL;
     }
   gate->portid = mnl_socket_get_portid (gate->nl);
+  read_sndbuf (gate);
 
   /* Extended ACKs carry the kernel's reason; capped ACKs keep them small.
    * Both are best effort: without them the errno still says what failed. */
@@ -772,10 +817,12 @@ gate_replace_table (SgNftGate *gate, guint32 table_flags, const guint16 *ports, 
   batch_chain (batch, SG_CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
   batch_chain (batch, SG_CHAIN_INPUT, NF_INET_LOCAL_IN);
 
-  batch_rule (batch, rule_output_cut (), "add the cut rule to chain " SG_CHAIN_OUTPUT);
-  batch_rule (batch, rule_output_always (), "add the always-allow rule to chain " SG_CHAIN_OUTPUT);
-  batch_rule (batch, rule_output_deny (), "add the deny rule to chain " SG_CHAIN_OUTPUT);
-  batch_rule (batch, rule_input_remote (), "add the remote-drop rule to chain " SG_CHAIN_INPUT);
+  /* No cut rule: it comes with the first cut (rule_output_cut). */
+  batch_rule (batch, rule_output_always (), FALSE,
+              "add the always-allow rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, rule_output_deny (), FALSE, "add the deny rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, rule_input_remote (), FALSE,
+              "add the remote-drop rule to chain " SG_CHAIN_INPUT);
 
   gboolean ok = gate_talk (gate, batch, error);
   *failed_index = batch->failed_index;
@@ -807,7 +854,7 @@ sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const g
                           &failed_errno, &local_error))
     {
       gate->owned = gate->persistent = flags != 0;
-      gate->cut_used = FALSE;
+      gate->cut_used = gate->cut_rule = FALSE;
       return TRUE;
     }
 
@@ -846,7 +893,7 @@ sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const g
                                &failed_errno, error))
         return FALSE;
       gate->owned = gate->persistent = FALSE;
-      gate->cut_used = FALSE;
+      gate->cut_used = gate->cut_rule = FALSE;
       return TRUE;
     }
 
@@ -907,6 +954,10 @@ pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, g
       break;
     case SG_PAIRS_CUT:
       gate->cut_used = TRUE;
+      /* Until the kernel confirmed a cut, the rule may be missing: send it
+       * (again) with the elements. A second copy would do no harm. */
+      if (!gate->cut_rule)
+        batch_rule (batch, rule_output_cut (), TRUE, "add the cut rule to chain " SG_CHAIN_OUTPUT);
       what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_CUT);
       batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_CUT, keys->data, SG_PAIR_KEY_LEN, n_ports,
                        what);
@@ -930,12 +981,11 @@ gate_change_pairs (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *po
     return TRUE;
 
   g_autoptr (SgBatch) batch = pairs_batch (gate, op, uid, ports, n_ports);
-  if (gate_talk (gate, batch, &local_error))
-    return TRUE;
+  gboolean ok = gate_talk (gate, batch, &local_error);
 
   /* A kernel older than 6.3 does not know DESTROYSETELEM (nfnetlink answers
    * EINVAL for an unknown message type): fall back, once and for all. */
-  if (!gate->kernel_lacks_destroy && batch->failed_index >= 0
+  if (!ok && !gate->kernel_lacks_destroy && batch->failed_index >= 0
       && g_array_index (batch->msgs, SgBatchMsg, batch->failed_index).type
              == SG_NFT_MSG_DESTROYSETELEM
       && (batch->failed_errno == EINVAL || batch->failed_errno == EOPNOTSUPP))
@@ -943,12 +993,19 @@ gate_change_pairs (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *po
       g_debug ("The kernel refused DESTROYSETELEM (%s); deleting elements by adding them first",
                g_strerror (batch->failed_errno));
       gate->kernel_lacks_destroy = TRUE;
+      g_clear_error (&local_error);
       g_autoptr (SgBatch) retry = pairs_batch (gate, op, uid, ports, n_ports);
-      return gate_talk (gate, retry, error);
+      ok = gate_talk (gate, retry, &local_error);
     }
 
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return FALSE;
+  if (!ok)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (op == SG_PAIRS_CUT)
+    gate->cut_rule = TRUE;
+  return TRUE;
 }
 
 gboolean
@@ -982,8 +1039,8 @@ sg_nft_gate_flush_grants (SgNftGate *gate, GError **error)
   nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
   nftnl_set_set_str (set, NFTNL_SET_NAME, SG_SET_GRANTED);
   nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
-  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_DELSETELEM, NFPROTO_INET, NLM_F_ACK,
-                                                batch_next_seq (batch));
+  struct nlmsghdr *nlh
+      = nftnl_nlmsg_build_hdr (at, NFT_MSG_DELSETELEM, NFPROTO_INET, 0, batch_next_seq (batch));
   nftnl_set_elems_nlmsg_build_payload (nlh, set);
   batch_commit (batch, nlh, g_strdup ("empty set " SG_SET_GRANTED));
   return gate_talk (gate, batch, error);

@@ -11,7 +11,8 @@
  * and RSTs (which carry no socket uid) flow. Packets to a gated port that
  * arrive from outside the host are dropped. The "cut" set rejects every
  * packet from (uid, port) pairs whose established connections could not be
- * destroyed. */
+ * destroyed; its rule is in the chain only from the first cut to the next
+ * reset, so that TCP packets do not pay for it while the set is empty. */
 #pragma once
 
 #include <glib.h>
@@ -56,7 +57,8 @@ gboolean sg_nft_gate_revoke (SgNftGate *gate,
                              GError **error);
 
 /* Adds (uid, port) pairs to the cut set: every packet of theirs to those ports
- * is rejected (the fallback when their sockets cannot be destroyed). */
+ * is rejected (the fallback when their sockets cannot be destroyed). The first
+ * cut after a reset adds the cut rule in the same batch. */
 gboolean sg_nft_gate_cut (SgNftGate *gate,
                           guint32 uid,
                           const guint16 *ports,
@@ -76,7 +78,9 @@ gboolean sg_nft_gate_is_persistent (SgNftGate *gate);
  * carry it, so the gate's own changes can be told from others'). */
 guint32 sg_nft_gate_get_portid (SgNftGate *gate);
 
-/* Wall time of the last batch's send + ACK, in nanoseconds (for benchmarks). */
+/* Wall time of the last batch's kernel round trip, in nanoseconds (for
+ * benchmarks): from sendmsg() of the built batch to its last answer read, by
+ * when the kernel has committed or refused it. */
 guint64 sg_nft_gate_last_batch_ns (SgNftGate *gate);
 
 void sg_nft_gate_free (SgNftGate *gate);

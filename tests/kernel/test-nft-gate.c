@@ -37,6 +37,21 @@ remove_table (void)
   sg_ktest_nft ("delete table inet seatgate", NULL);
 }
 
+/* Loads an nft script, as another program would. */
+static void
+load_nft (const char *script)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sgktest-XXXXXX.nft", &path, NULL);
+
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, script, -1, NULL));
+  g_autofree char *args = g_strdup_printf ("-f %s", path);
+  g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
+  g_unlink (path);
+}
+
 static SgNftGate *
 gate_new_reset (SgTableMode mode)
 {
@@ -265,6 +280,79 @@ test_grant_clears_cut (void)
   g_assert_null (strstr (listing, "elements"));
 }
 
+static guint
+count_substrings (const char *haystack, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *at = strstr (haystack, needle); at != NULL; at = strstr (at + 1, needle))
+    n++;
+  return n;
+}
+
+static char *
+list_output_chain (void)
+{
+  char *listing = NULL;
+
+  g_assert_cmpint (sg_ktest_nft ("list chain inet seatgate output", &listing), ==, 0);
+  return listing;
+}
+
+/* The cut rule costs every TCP packet a uid and a set lookup: it is there
+ * only from the first cut to the next reset, first in the chain (so a cut
+ * pair's SYN is refused even for an always-allowed uid), and only once. */
+static void
+test_cut_rule_only_from_first_cut_to_reset (void)
+{
+  g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *before = list_output_chain ();
+
+  g_assert_null (strstr (before, "@cut"));
+
+  g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
+  g_assert_no_error (error);
+  g_assert_true (sg_nft_gate_cut (gate, CAROL, port_a, 1, &error));
+  g_assert_no_error (error);
+  gate_grant (gate, ALICE, port_a, 1);
+  g_autofree char *cut = list_output_chain ();
+  g_assert_cmpuint (count_substrings (cut, "@cut"), ==, 1);
+  g_assert_nonnull (strstr (cut, "@always"));
+  g_assert_true (strstr (cut, "@cut") < strstr (cut, "@always"));
+
+  g_assert_true (sg_nft_gate_reset (gate, gated_ports, G_N_ELEMENTS (gated_ports), always_uids,
+                                    G_N_ELEMENTS (always_uids), &error));
+  g_assert_no_error (error);
+  g_autofree char *after = list_output_chain ();
+  g_assert_null (strstr (after, "@cut"));
+}
+
+/* A cut the kernel refused added no rule either: the next cut must. */
+static void
+test_cut_after_a_refused_cut_is_enforced (void)
+{
+  g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
+  g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_PLAIN);
+  g_autoptr (GError) error = NULL;
+
+  gate_grant (gate, ALICE, port_a, 1);
+  g_assert_cmpint (sg_ktest_nft ("delete set inet seatgate cut", NULL), ==, 0);
+  g_assert_false (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+
+  load_nft ("add set inet seatgate cut { type uid . inet_service; }\n");
+  g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
+  g_assert_no_error (error);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), ECONNREFUSED);
+  g_autofree char *listing = list_output_chain ();
+  g_assert_cmpuint (count_substrings (listing, "@cut"), ==, 1);
+}
+
 static void
 test_reset_drops_grants (void)
 {
@@ -300,21 +388,11 @@ test_reset_replaces_existing_table_with_grants (void)
   /* A table of the same name, left by someone else, with a grant in it and
    * a chain the gate does not have. */
   remove_table ();
-  g_autofree char *path = NULL;
-  int fd = g_file_open_tmp ("sgktest-XXXXXX.nft", &path, NULL);
-  g_assert_cmpint (fd, >=, 0);
-  close (fd);
-  g_assert_true (g_file_set_contents (path,
-                                      "table inet seatgate {\n"
-                                      "  set granted { type uid . inet_service; "
-                                      "elements = { 1000 . 5930 }; }\n"
-                                      "  chain extra { type filter hook output priority 10; "
-                                      "tcp dport 5940 reject with tcp reset; }\n"
-                                      "}\n",
-                                      -1, NULL));
-  g_autofree char *args = g_strdup_printf ("-f %s", path);
-  g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
-  g_unlink (path);
+  load_nft ("table inet seatgate {\n"
+            "  set granted { type uid . inet_service; elements = { 1000 . 5930 }; }\n"
+            "  chain extra { type filter hook output priority 10; "
+            "tcp dport 5940 reject with tcp reset; }\n"
+            "}\n");
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), ECONNREFUSED);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
@@ -552,6 +630,85 @@ test_errors_carry_the_kernels_cause (void)
   g_assert_nonnull (strstr (error->message, "1000"));
 }
 
+/* After a cut, a grant is two messages: add to granted, then remove from cut.
+ * Replaces the table by @table, in which one of them must fail, and returns
+ * the grant's error, which must be ENOENT. */
+static GError *
+grant_refused_in (SgNftGate *gate, const char *table)
+{
+  GError *error = NULL;
+
+  g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
+  g_assert_no_error (error);
+  remove_table ();
+  load_nft (table);
+  g_assert_false (sg_nft_gate_grant (gate, ALICE, port_a, 1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, g_strerror (ENOENT)));
+  return error;
+}
+
+/* Only a batch's last message asks for an ACK: a refusal of an earlier one
+ * must still reach the caller, although the last message succeeds. */
+static void
+test_refusal_before_the_last_message_is_reported (void)
+{
+  g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_PLAIN);
+  g_autofree char *listing = NULL;
+  g_autoptr (GError) error = grant_refused_in (
+      gate, "table inet seatgate {\n"
+            "  set cut { type uid . inet_service; elements = { 1000 . 5930 }; }\n"
+            "}\n");
+
+  g_assert_nonnull (strstr (error->message, "uid 1000 on port(s) 5930 to set granted"));
+  /* One transaction: the removal from cut was undone with it. */
+  g_assert_cmpint (sg_ktest_nft ("list set inet seatgate cut", &listing), ==, 0);
+  g_assert_nonnull (strstr (listing, "1000 . 5930"));
+}
+
+static void
+test_refusal_of_the_last_message_is_reported (void)
+{
+  g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_PLAIN);
+  g_autofree char *listing = NULL;
+  g_autoptr (GError) error = grant_refused_in (gate, "table inet seatgate {\n"
+                                                     "  set granted { type uid . inet_service; }\n"
+                                                     "}\n");
+
+  g_assert_nonnull (strstr (error->message, "uid 1000 on port(s) 5930 from set cut"));
+  g_assert_cmpint (sg_ktest_nft ("list set inet seatgate granted", &listing), ==, 0);
+  g_assert_null (strstr (listing, "elements"));
+}
+
+/* A batch larger than the socket's default send buffer (16,000 ports: 256
+ * KiB against 208 KiB) still goes as one transaction, and the gate keeps
+ * working. */
+static void
+test_reset_with_many_ports_gates_them_all (void)
+{
+  g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
+  g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_AUTO, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+
+  for (guint port = 1024; port < 1024 + 16000; port++)
+    {
+      guint16 p = (guint16)port;
+      g_array_append_val (ports, p);
+    }
+  g_assert_true (
+      sg_nft_gate_reset (gate, (const guint16 *)ports->data, ports->len, NULL, 0, &error));
+  g_assert_no_error (error);
+  g_test_message ("reset of %u ports: %" G_GUINT64_FORMAT " ns", ports->len,
+                  sg_nft_gate_last_batch_ns (gate));
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
+
+  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
+  sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
+}
+
 static void
 test_last_batch_time_is_recorded (void)
 {
@@ -593,6 +750,10 @@ main (int argc, char **argv)
   sg_ktest_add ("/nft-gate/always-uid-connects", test_always_uid_connects);
   sg_ktest_add ("/nft-gate/cut-rejects-established-traffic", test_cut_rejects_established_traffic);
   sg_ktest_add ("/nft-gate/grant-clears-cut", test_grant_clears_cut);
+  sg_ktest_add ("/nft-gate/cut-rule-only-from-first-cut-to-reset",
+                test_cut_rule_only_from_first_cut_to_reset);
+  sg_ktest_add ("/nft-gate/cut-after-a-refused-cut-is-enforced",
+                test_cut_after_a_refused_cut_is_enforced);
   sg_ktest_add ("/nft-gate/reset-drops-grants", test_reset_drops_grants);
   sg_ktest_add ("/nft-gate/reset-replaces-existing-table-with-grants",
                 test_reset_replaces_existing_table_with_grants);
@@ -611,6 +772,12 @@ main (int argc, char **argv)
   sg_ktest_add ("/nft-gate/remote-connection-to-gated-port-is-dropped",
                 test_remote_connection_to_gated_port_is_dropped);
   sg_ktest_add ("/nft-gate/errors-carry-the-kernels-cause", test_errors_carry_the_kernels_cause);
+  sg_ktest_add ("/nft-gate/refusal-before-the-last-message-is-reported",
+                test_refusal_before_the_last_message_is_reported);
+  sg_ktest_add ("/nft-gate/refusal-of-the-last-message-is-reported",
+                test_refusal_of_the_last_message_is_reported);
+  sg_ktest_add ("/nft-gate/reset-with-many-ports-gates-them-all",
+                test_reset_with_many_ports_gates_them_all);
   sg_ktest_add ("/nft-gate/last-batch-time-is-recorded", test_last_batch_time_is_recorded);
   sg_ktest_add ("/nft-gate/gate-free-closes-its-socket", test_gate_free_closes_its_socket);
 
