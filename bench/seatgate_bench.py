@@ -65,8 +65,8 @@ PROFILES = {
     'full': dict(rounds=200, rtt=100, pingpong=200, iperf_reps=21, iperf_secs=1, iperf_bytes=None,
                  conn_reps=21, conn_secs=0.5, idle=60, scale_rounds=40, scale_idle=20,
                  scale_seats=100, scale_ports=64, scale_sessions=1000, scale_agents=200),
-    'quick': dict(rounds=40, rtt=30, pingpong=50, iperf_reps=3, iperf_secs=1, iperf_bytes=None,
-                  conn_reps=5, conn_secs=0.5, idle=10, scale_rounds=12, scale_idle=5,
+    'quick': dict(rounds=40, rtt=30, pingpong=50, iperf_reps=7, iperf_secs=1, iperf_bytes=None,
+                  conn_reps=7, conn_secs=0.5, idle=10, scale_rounds=12, scale_idle=5,
                   scale_seats=100, scale_ports=64, scale_sessions=1000, scale_agents=200),
     'smoke': dict(rounds=2, rtt=3, pingpong=20, iperf_reps=1, iperf_secs=1, iperf_bytes='4M',
                   conn_reps=1, conn_secs=0.1, idle=1, scale_rounds=2, scale_idle=1,
@@ -520,6 +520,14 @@ class ControlBench:
 PP_IPERF_PORT = 5930
 PP_ECHO_PORT = 5931
 PP_OTHER_UID = 1001     # never granted: the sanity check's refused uid
+# Clients on one CPU, servers on the other, the same in every case: left to
+# the scheduler, a 2-core machine's processes land differently from run to
+# run (together, apart, migrating), one more source of spread between runs.
+PP_CLIENT_CPU, PP_SERVER_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 else (0, 0)
+
+
+def pinned(cpu, argv):
+    return ['taskset', '-c', str(cpu)] + list(argv)
 
 
 def old_layout_rules(n_uids, granted_at):
@@ -533,6 +541,18 @@ def old_layout_rules(n_uids, granted_at):
     lines.append(f'-A OUTPUT -p tcp --dport {PP_IPERF_PORT}:{PP_ECHO_PORT} -j REJECT --reject-with tcp-reset')
     lines.append('COMMIT')
     return '\n'.join(lines) + '\n'
+
+
+# seatgate's two base chains (output and input) without a rule: what the
+# netfilter hooks alone cost, which every packet on loopback passes twice.
+HOOKS_ONLY_TABLE = '''table inet seatgate {
+  chain output { type filter hook output priority filter; policy accept; }
+  chain input { type filter hook input priority filter; policy accept; }
+}
+'''
+
+# Run as pairs with a no-table run (see paired_rounds).
+PP_PAIRED = ('seatgate-1', 'seatgate-1000', 'hooks-only')
 
 
 def seatgate_table(ns, workdir, n_grants):
@@ -562,11 +582,14 @@ class PacketCase:
         self.ns = Netns(name)
         self.elements = setup(self.ns, workdir)
         self.echo = EchoServer([PP_ECHO_PORT], self.ns.pid)
+        # nsenter execs the server: its pid is the server's.
+        os.sched_setaffinity(self.echo.proc.pid, {PP_SERVER_CPU})
         self.iperf_server = None
         if not shutil.which('iperf3'):
             return
-        self.iperf_server = subprocess.Popen(self.ns.cmd(['iperf3', '-s', '-p', str(PP_IPERF_PORT)]),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.iperf_server = subprocess.Popen(
+            self.ns.cmd(pinned(PP_SERVER_CPU, ['iperf3', '-s', '-p', str(PP_IPERF_PORT)])),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: f':{PP_IPERF_PORT}' in self.ns.run(['ss', '-Hltn']), 5,
                    what=f'iperf3 server in {name}')
 
@@ -575,14 +598,20 @@ class PacketCase:
         return json.loads(out)['ok'] > 0
 
     def iperf(self, secs, nbytes):
+        '''Throughput, and CPU time (client + server, from their rusage as
+        iperf3 reports it) per GB received.'''
         args = ['iperf3', '-c', V4, '-p', str(PP_IPERF_PORT), '-J']
         args += ['-n', nbytes] if nbytes else ['-t', str(secs)]
-        out = json.loads(self.ns.run(args, uid=CONSOLE_UID, timeout=secs + 30))
-        return out['end']['sum_received']['bits_per_second'] / 1e9
+        end = json.loads(self.ns.run(pinned(PP_CLIENT_CPU, args), uid=CONSOLE_UID,
+                                     timeout=secs + 30))['end']
+        got, cpu = end['sum_received'], end['cpu_utilization_percent']
+        cpu_s = (cpu['host_total'] * end['sum_sent']['seconds']
+                 + cpu['remote_total'] * got['seconds']) / 100
+        return {'gbps': got['bits_per_second'] / 1e9, 'cpu_ms_per_gb': cpu_s * 1e3 / (got['bytes'] / 1e9)}
 
     def connrate(self, secs):
-        return json.loads(self.ns.run([PROBE, 'connrate', V4, str(PP_ECHO_PORT), str(secs)],
-                                      uid=CONSOLE_UID, timeout=secs + 60))
+        argv = [PROBE, 'connrate', V4, str(PP_ECHO_PORT), str(secs)]
+        return json.loads(self.ns.run(pinned(PP_CLIENT_CPU, argv), uid=CONSOLE_UID, timeout=secs + 60))
 
     def close(self):
         if self.iperf_server is not None:
@@ -592,11 +621,66 @@ class PacketCase:
         self.ns.close()
 
 
+def paired_rounds(cases, reps, measure):
+    '''reps rounds over the cases, the order rotated each round. Each
+    seatgate case (and the hooks alone) runs as a pair with a no-table run
+    right before or after it (which one alternates), and is compared with
+    that run alone: the machine's drift (others share it) is the same for
+    both. The old layouts,
+    far from the target, are compared with the mean of the round's no-table
+    runs. Returns {case: [(its measurement, the no-table one it is compared
+    with)]}, and the no-table runs.'''
+    base = next(c for c in cases if c.name == 'none')
+    paired = [c for c in cases if c.name in PP_PAIRED]
+    others = [c for c in cases if c is not base and c not in paired]
+    out = {c.name: [] for c in paired + others}
+    bases = []
+    for r in range(reps):
+        round_bases, pending = [], []
+        for c in rotate(paired + others, r):
+            if c in paired:
+                if r % 2 == 0:
+                    b = measure(base)
+                    x = measure(c)
+                else:
+                    x = measure(c)
+                    b = measure(base)
+                out[c.name].append((x, b))
+                round_bases.append(b)
+            else:
+                pending.append((c, measure(c)))
+        mean = {k: statistics.fmean(b[k] for b in round_bases) for k in round_bases[0]} \
+            if round_bases else None
+        for c, x in pending:
+            out[c.name].append((x, mean or measure(base)))
+        bases += round_bases
+    return out, bases
+
+
+def ratio_stats(pairs, key):
+    ratios = [x[key] / b[key] for x, b in pairs if b[key]]
+    return summary(ratios), median_ci(ratios)
+
+
+def cost_verdict(ratio, ci, target):
+    '''For costs against no table (lower is better): met, not
+    distinguishable from met, or missed.'''
+    if ratio <= target:
+        return 'yes'
+    if ci and ci[0] <= target:
+        return 'noise'
+    return 'NO'
+
+
 def packet_path(prof):
     workdir = tempfile.mkdtemp(prefix='seatgate-bench-')
     os.chmod(workdir, 0o755)
 
     def none(ns, wd):
+        return 0
+
+    def hooks_only(ns, wd):
+        ns.run(['nft', '-f', '-'], input=HOOKS_ONLY_TABLE)
         return 0
 
     def iptables(tool, n):
@@ -609,6 +693,7 @@ def packet_path(prof):
         ('none', 'no table', none),
         ('seatgate-1', 'seatgate, 1 grant', lambda ns, wd: seatgate_table(ns, wd, 2)),
         ('seatgate-1000', 'seatgate, 1,000 grants', lambda ns, wd: seatgate_table(ns, wd, 1000)),
+        ('hooks-only', "seatgate's 2 chains without rules", hooks_only),
         ('iptables-nft-1', 'old layout, iptables-nft, 1 uid', iptables('iptables-nft', 1)),
         ('iptables-nft-1000', 'old layout, iptables-nft, 1,000 uids', iptables('iptables-nft', 1000)),
         ('iptables-legacy-1', 'old layout, iptables-legacy, 1 uid', iptables('iptables-legacy', 1)),
@@ -622,41 +707,45 @@ def packet_path(prof):
             # The gate works as it should, or the figures mean nothing.
             if not c.connect_as(CONSOLE_UID):
                 raise RuntimeError(f'{name}: the granted uid cannot connect')
-            if name != 'none' and c.connect_as(PP_OTHER_UID):
+            if name not in ('none', 'hooks-only') and c.connect_as(PP_OTHER_UID):
                 raise RuntimeError(f'{name}: a uid without a grant can connect')
-        tput = {c.name: [] for c in cases}
-        rate = {c.name: [] for c in cases}
-        stalls = {c.name: 0 for c in cases}
-        failed = {c.name: 0 for c in cases}
         log(f'packet path: iperf3 {prof["iperf_reps"]} x {prof["iperf_bytes"] or str(prof["iperf_secs"]) + " s"} '
-            f'and connection rate {prof["conn_reps"]} x {prof["conn_secs"]} s, {len(cases)} cases interleaved')
+            f'and connection rate {prof["conn_reps"]} x {prof["conn_secs"]} s per case, seatgate cases '
+            f'paired with a no-table run, clients on CPU {PP_CLIENT_CPU}, servers on CPU {PP_SERVER_CPU}')
         # CI's smoke run may lack iperf3 (bench/debian-packages.txt); bench/run installs it.
         iperf_reps = prof['iperf_reps'] if shutil.which('iperf3') else 0
         if iperf_reps == 0:
             if prof is not PROFILES['smoke']:
                 raise RuntimeError('iperf3 is not installed (Debian package iperf3): run bench/run')
             log('packet path: iperf3 is not installed; throughput skipped')
-        for r in range(iperf_reps):
-            for c in rotate(cases, r):
-                tput[c.name].append(c.iperf(prof['iperf_secs'], prof['iperf_bytes']))
-        for r in range(prof['conn_reps']):
-            for c in rotate(cases, r):
-                got = c.connrate(prof['conn_secs'])
-                rate[c.name].append(got['rate'])
-                stalls[c.name] += got['stalled']
-                failed[c.name] += got['failed']
-        out = {}
-        for c in cases:
-            # Ratios per round against the same round's no-table run, so that
-            # the machine's drift (others share it) cancels out.
-            out[c.name] = {'label': c.label, 'elements_or_rules': c.elements,
-                           'throughput_gbps': summary(tput[c.name]),
-                           'throughput_ratio': summary([a / b for a, b in zip(tput[c.name], tput['none'])]),
-                           'conn_per_s': summary(rate[c.name]),
-                           'conn_ratio': summary([a / b for a, b in zip(rate[c.name], rate['none'])]),
-                           'throughput_ratio_ci95': median_ci([a / b for a, b in zip(tput[c.name], tput['none'])]),
-                           'conn_ratio_ci95': median_ci([a / b for a, b in zip(rate[c.name], rate['none'])]),
-                           'conn_stalls_over_100ms': stalls[c.name], 'conn_failed': failed[c.name]}
+        tput, tput_base = paired_rounds(cases, iperf_reps,
+                                        lambda c: c.iperf(prof['iperf_secs'], prof['iperf_bytes']))
+        stalls = {c.name: 0 for c in cases}
+        failed = {c.name: 0 for c in cases}
+
+        def connrate(c):
+            got = c.connrate(prof['conn_secs'])
+            stalls[c.name] += got['stalled']
+            failed[c.name] += got['failed']
+            return {'rate': got['rate']}
+        rate, rate_base = paired_rounds(cases, prof['conn_reps'], connrate)
+
+        out = {'none': {'label': 'no table', 'elements_or_rules': 0,
+                        'throughput_gbps': summary([b['gbps'] for b in tput_base]),
+                        'cpu_ms_per_gb': summary([b['cpu_ms_per_gb'] for b in tput_base]),
+                        'conn_per_s': summary([b['rate'] for b in rate_base]),
+                        'conn_stalls_over_100ms': stalls['none'], 'conn_failed': failed['none']},
+               'client_cpu': PP_CLIENT_CPU, 'server_cpu': PP_SERVER_CPU}
+        for c in cases[1:]:
+            x = {'label': c.label, 'elements_or_rules': c.elements,
+                 'throughput_gbps': summary([m['gbps'] for m, _ in tput[c.name]]),
+                 'cpu_ms_per_gb': summary([m['cpu_ms_per_gb'] for m, _ in tput[c.name]]),
+                 'conn_per_s': summary([m['rate'] for m, _ in rate[c.name]]),
+                 'conn_stalls_over_100ms': stalls[c.name], 'conn_failed': failed[c.name]}
+            x['throughput_ratio'], x['throughput_ratio_ci95'] = ratio_stats(tput[c.name], 'gbps')
+            x['cpu_ratio'], x['cpu_ratio_ci95'] = ratio_stats(tput[c.name], 'cpu_ms_per_gb')
+            x['conn_ratio'], x['conn_ratio_ci95'] = ratio_stats(rate[c.name], 'rate')
+            out[c.name] = x
         return out
     finally:
         for c in cases:
@@ -899,7 +988,7 @@ def verdict(ratio, ci, target):
     return 'NO'
 
 
-PACKET_ROWS = ('seatgate-1', 'seatgate-1000', 'iptables-nft-1', 'iptables-nft-1000',
+PACKET_ROWS = ('seatgate-1', 'seatgate-1000', 'hooks-only', 'iptables-nft-1', 'iptables-nft-1000',
                'iptables-legacy-1', 'iptables-legacy-1000')
 
 
@@ -962,6 +1051,8 @@ def render(res):
                          ('rtt_gate', 'D-Bus round trip: helper (Get)'),
                          ('signal_delivery', 'logind signal: emitted → at a client'),
                          ('pingpong', 'pipe ping-pong, 2 wake-ups from idle'),
+                         ('kernel_grant1', "helper code alone: the helper's grant batch (1 msg)"),
+                         ('kernel_grant1_idle', '  … after 50 ms idle'),
                          ('kernel_grant', 'helper code alone: grant batch (2 msgs)'),
                          ('kernel_revoke', 'helper code alone: revoke batch (1 msg)'),
                          ('kernel_cut', 'helper code alone: 1-message add batch'),
@@ -972,27 +1063,28 @@ def render(res):
     if p:
         base = p['none']
         have_tput = base['throughput_gbps']['p50'] is not None
+
+        def against_no_table(title, value, fmt, ratio, target, judge, extra=lambda x: ''):
+            row(f'{title}, no table', fmt(base[value]['p50']), '', '', '', '', '', '', '')
+            for name in PACKET_ROWS:
+                x = p[name]
+                r = x[ratio]['p50']
+                sg = name.startswith('seatgate')
+                row(f'{title}, {x["label"]}', fmt(x[value]['p50']) + extra(x), '',
+                    'no table', fmt(base[value]['p50']), '',
+                    f'{r:.3f}×{ci_text(x.get(ratio + "_ci95"))}',
+                    target if sg else '', judge(r, x.get(ratio + '_ci95')) if sg else '')
+
         if have_tput:
-            row('Throughput, no table', f'{base["throughput_gbps"]["p50"]:.2f} Gb/s', '', '', '', '', '',
-                '', '')
-        for name in PACKET_ROWS if have_tput else ():
-            x = p[name]
-            r = x['throughput_ratio']['p50']
-            sg = name.startswith('seatgate')
-            row(f'Throughput, {x["label"]}', f'{x["throughput_gbps"]["p50"]:.2f} Gb/s', '',
-                'no table', f'{base["throughput_gbps"]["p50"]:.2f} Gb/s', '',
-                f'{r:.3f}×{ci_text(x.get("throughput_ratio_ci95"))}',
-                '≥ 0.99×' if sg else '', verdict(r, x.get('throughput_ratio_ci95'), 0.99) if sg else '')
-        row('Connections/s, no table', f'{base["conn_per_s"]["p50"]:.0f}', '', '', '', '', '', '', '')
-        for name in PACKET_ROWS:
-            x = p[name]
-            r = x['conn_ratio']['p50']
-            sg = name.startswith('seatgate')
-            stall = f' ({x["conn_stalls_over_100ms"]} stalls)' if x['conn_stalls_over_100ms'] else ''
-            row(f'Connections/s, {x["label"]}', f'{x["conn_per_s"]["p50"]:.0f}{stall}', '',
-                'no table', f'{base["conn_per_s"]["p50"]:.0f}', '',
-                f'{r:.3f}×{ci_text(x.get("conn_ratio_ci95"))}',
-                '≥ 0.98×' if sg else '', verdict(r, x.get('conn_ratio_ci95'), 0.98) if sg else '')
+            against_no_table('Throughput', 'throughput_gbps', lambda v: f'{v:.2f} Gb/s',
+                             'throughput_ratio', '≥ 0.99×', lambda r, ci: verdict(r, ci, 0.99))
+            against_no_table('CPU per GB', 'cpu_ms_per_gb',
+                             lambda v: f'{v:.0f} ms', 'cpu_ratio', '≤ 1.01×',
+                             lambda r, ci: cost_verdict(r, ci, 1.01))
+        against_no_table('Connections/s', 'conn_per_s', lambda v: f'{v:.0f}', 'conn_ratio', '≥ 0.98×',
+                         lambda r, ci: verdict(r, ci, 0.98),
+                         lambda x: f' ({x["conn_stalls_over_100ms"]} stalls)'
+                         if x['conn_stalls_over_100ms'] else '')
     r = res.get('rest')
     if r:
         for who in ('helper', 'agent'):
@@ -1068,9 +1160,19 @@ def notes(res):
         out.append('Packet path: each case in a network namespace of its own; seatgate\'s table is the '
                    'helper\'s (seatgate-helper --reset, TableMode=plain) with elements added; old layout: '
                    'one `-m owner --uid-owner U -j ACCEPT` per uid, the measured uid in the middle, then '
-                   'REJECT, on every packet. Connections: connect/64-byte echo/close as uid 1000. Ratios: '
-                   'median over rounds of the case against the same round\'s no-table run, [95% '
-                   'bootstrap interval]; "noise": below target but the interval reaches it.')
+                   'REJECT, on every packet; "seatgate\'s 2 chains without rules": its output and input '
+                   'base chains alone, what the netfilter hooks cost that every loopback packet passes '
+                   'twice. Connections: connect/64-byte echo/close as uid 1000. Clients '
+                   f'(uid 1000) pinned to CPU {p["client_cpu"]}, servers to CPU {p["server_cpu"]}. Each '
+                   'seatgate run (and hooks-alone run) is paired with a no-table run right before or '
+                   'after it (alternating), '
+                   'the order of cases rotated each round; the old layouts are compared with the mean of '
+                   'their round\'s no-table runs. Ratios: median of the per-pair ratios, [95% bootstrap '
+                   'interval]; "noise": target missed but the interval reaches it. CPU per GB: the '
+                   'iperf3 client\'s and server\'s CPU time (their rusage, which includes the loopback '
+                   'softirq work done in their context) per GB received: the per-byte cost; unlike Gb/s '
+                   'it does not drop when other processes take CPU time from client or server, but it '
+                   'rises as Gb/s falls when the VM\'s CPUs themselves run slower.')
     r = res.get('rest')
     if r:
         out.append('At rest: the helper pings a systemd watchdog only when WATCHDOG_USEC is set, which '
