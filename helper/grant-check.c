@@ -191,15 +191,16 @@ read_session (gpointer data)
 static void
 ask_logind_and_maybe_polkit (SgGrantCheck *check, SeatCheck *sc)
 {
-  sc->logind = ASK_ON_ITS_WAY;
-  sg_call_throttle_run (check->env.throttle, read_session, sc);
   /* Without interaction polkit's answer costs nothing if unused; with it,
-   * polkit could ask someone to authenticate for a seat that is not theirs. */
+   * polkit could ask someone to authenticate for a seat that is not theirs.
+   * polkit first: its answer is the slowest to come. */
   if (!check->interactive)
     {
       sc->polkit = ASK_ON_ITS_WAY;
       sg_call_throttle_run (check->env.throttle, ask_polkit, sc);
     }
+  sc->logind = ASK_ON_ITS_WAY;
+  sg_call_throttle_run (check->env.throttle, read_session, sc);
 }
 
 /* The seat's active session, as last known, is someone else's: why, or
