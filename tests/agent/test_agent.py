@@ -658,6 +658,24 @@ def test_new_helper_is_asked_which_seats_it_gates(desk, helper, lab):
     assert agent.grant_calls() == 2
 
 
+def test_helper_whose_seats_cannot_be_read_is_shown_unavailable(desk, helper, lab):
+    # The bus refuses uid 1000's reads of the helper's properties: the agent
+    # cannot tell whether its seat is gated, so it asks nothing (fail closed).
+    lab.add_bus_policy(f'''  <policy user="{CONSOLE_UID}">
+    <deny send_destination="io.github.seatgate.Gate1"
+          send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+''')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_item(lambda p: reason(p) == 'the seatgate helper did not say which seats '
+                            'it gates', 'the unknown seats')
+    assert props['IconName'] == UNAVAILABLE
+    assert "Could not read the seatgate helper's Seats" in agent.log()
+    assert agent.grant_calls() == 0
+    assert lab.gate.grants() == []
+    assert lab.actor(CONSOLE_UID, bus=False).connect('127.0.0.1') == 'refused'
+
+
 # --- command line ------------------------------------------------------------
 
 def run_agent(*args):

@@ -919,8 +919,19 @@ class Lab:
     <allow send_destination="{POLKIT_NAME}" send_interface="org.freedesktop.DBus.Introspectable"/>
   </policy>
   <!-- seatgate's own policy, the file that ships -->
-{include}</busconfig>
+{include}{self.extra_policy}</busconfig>
 '''
+
+    extra_policy = ''   # <policy> elements after seatgate's own (add_bus_policy)
+
+    def add_bus_policy(self, xml):
+        '''Appends <policy> elements after seatgate's own policy and has the
+        running bus reload its config (ReloadConfig returns once it has).'''
+        self.extra_policy += xml
+        with open(os.path.join(self.dir, 'system-bus.conf'), 'w', encoding='utf-8') as f:
+            f.write(self.bus_config())
+        self.client.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                         'ReloadConfig')
 
     def start_bus(self):
         conf = os.path.join(self.dir, 'system-bus.conf')
