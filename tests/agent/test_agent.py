@@ -515,11 +515,20 @@ def test_watcher_without_a_host_falls_back_to_notifications(desk, helper, lab):
     assert sent[0][0] == 'VM console: yours (port 5930)'
     assert agent.item_name in desk.registered_items()
 
+    # The host's coming and going (session bus) and the switches (system
+    # bus) reach the agent in no set order: each is awaited in its log.
+    def tray_now(state):
+        n = agent.log().count(f'Tray: {state}')
+        return lambda: agent.log().count(f'Tray: {state}') > n
+
+    shown = tray_now('shown')
     watcher.mock('SetHostRegistered', 'b', (True,))
-    # Barrier: once the tray shows the switch, the host signal was handled.
+    wait_until(shown, SETTLE, what='the agent to see the tray host')
     switch_away(lab)
     agent.wait_state(DENIED)
+    hidden = tray_now('hidden')
     watcher.mock('SetHostRegistered', 'b', (False,))
+    wait_until(hidden, SETTLE, what='the agent to see the tray host gone')
     switch_back(lab)
     sent = wait_until(lambda: len(desk.notifications_sent()) >= 2 and desk.notifications_sent(),
                       SETTLE, what='the second notification')
