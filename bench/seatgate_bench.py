@@ -8,7 +8,7 @@ tests/lab/netns-run, so everything happens in network namespaces of its own):
 
     sudo bench/run [--quick | --smoke] [--json FILE] [--only SECTIONS]
 
-Sections (--only control,packet,rest,scale):
+Sections (--only control,polkitd,packet,rest,scale):
   control  Grant() -> first connect; seat switch / holder leaving the bus ->
            (a) the set element gone (new connects refused) and (b) the held
            connection closed; the helper's own netlink batch; the old ways
@@ -16,6 +16,9 @@ Sections (--only control,packet,rest,scale):
   packet   iperf3 throughput and connect/echo/close rate of the granted uid
            to a gated port, against no table, at 1 and 1,000 grants, and the
            old rule layout (one owner rule per uid, then REJECT).
+  polkitd  Grant() -> first connect with Debian's real polkitd instead of the
+           stand-in (tests/cli's RealPolkitLab, in a mount namespace of its
+           own: bench/run runs everything under tests/cli/mountns-run).
   rest     idle helper and agent (grant held): memory and context switches.
   scale    grant/revoke with 1,000 sessions, 100 seats x 64 ports and 200
            idle agents; the helper's memory.
@@ -512,6 +515,48 @@ class ControlBench:
         finally:
             ns.close()
         return out
+
+
+# ---------------------------------------------------------------------------
+# 3b. Grant with Debian's polkitd
+
+def real_polkitd(prof):
+    '''Grant() -> first connect as in the control section, with Debian's
+    polkitd instead of the stand-in: what a lab machine pays. Without a real
+    logind polkitd sees no session, so the example rule
+    50-seatgate-group.rules decides (uid 1000 in group vmusers). The grant is
+    released between rounds.'''
+    sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'cli'))
+    from polkit_real import RealPolkitLab
+    grants, replies, rtt = [], [], []
+    with RealPolkitLab(rules=['50-seatgate-group.rules'], groups={'vmusers': [CONSOLE_UID]},
+                       helper_path=HELPER) as lab:
+        lab.start()
+        lab.standard_world()
+        server = EchoServer([SG_PORT])
+        user = None
+        try:
+            lab.start_helper()
+            user = Probe(CONSOLE_UID, lab.bus_address, name='uid 1000')
+            user.req('bus')
+            log(f'polkitd: {prof["rounds"]} grants with Debian\'s polkitd')
+            for _ in range(prof['rounds']):
+                time.sleep(SETTLE_S)
+                t0, t1, t2, _tries = map(int, user.req(f'grant {V4} {SG_PORT}'))
+                if t2 < 0:
+                    raise RuntimeError('polkitd: granted, yet never connected')
+                grants.append((t2 - t0) / 1000)
+                replies.append((t1 - t0) / 1000)
+                user.req('release')
+            for _ in range(prof['rtt']):
+                time.sleep(SETTLE_S)
+                rtt += [int(x) / 1000 for x in user.req('rtt polkit 1')]
+        finally:
+            if user is not None:
+                user.close()
+            server.close()
+    return {'sg_grant': summary(grants), 'sg_grant_reply': summary(replies),
+            'rtt_polkit': summary(rtt)}
 
 
 # ---------------------------------------------------------------------------
@@ -1059,6 +1104,12 @@ def render(res):
                          ('kernel_diag', 'helper code alone: sock_diag walk v4+v6')):
             if k in c:
                 row(label, us(c[k]['p50']), us(c[k]['p99']), '(breakdown)', '', '', '', '', '')
+    d = res.get('polkitd')
+    if d:
+        row("Grant() → first connect, Debian's polkitd", us(d['sg_grant']['p50']),
+            us(d['sg_grant']['p99']), '', '', '', '', '', '')
+        row("  D-Bus round trip: polkitd's CheckAuthorization", us(d['rtt_polkit']['p50']),
+            us(d['rtt_polkit']['p99']), '(breakdown)', '', '', '', '', '')
     p = res.get('packet')
     if p:
         base = p['none']
@@ -1155,6 +1206,11 @@ def notes(res):
                    f'each round, {int(SETTLE_S * 1000)} ms pause before each.')
         if c['failures']:
             out.append(f'Control failures: {len(c["failures"])}: {c["failures"][:3]}')
+    if res.get('polkitd'):
+        out.append("Debian's polkitd: the real polkitd on the lab bus (tests/cli/polkit_real.py) with "
+                   'seatgate\'s .policy and the example rule 50-seatgate-group.rules (uid 1000 in group '
+                   'vmusers); without a real logind it sees no session, so the rule decides. The probe '
+                   'grants, connects and releases, 50 ms pause before each round.')
     p = res.get('packet')
     if p:
         out.append('Packet path: each case in a network namespace of its own; seatgate\'s table is the '
@@ -1212,7 +1268,7 @@ def main():
     ap.add_argument('--quick', action='store_const', dest='profile', const='quick')
     ap.add_argument('--smoke', action='store_const', dest='profile', const='smoke')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
-    ap.add_argument('--only', default='control,packet,rest,scale')
+    ap.add_argument('--only', default='control,polkitd,packet,rest,scale')
     args = ap.parse_args()
     profile = args.profile or 'full'
     # Everything below changes firewall rules: only ever in namespaces of our own.
@@ -1231,7 +1287,8 @@ def main():
     except OSError:
         pass
     start = time.monotonic()
-    sections = {'control': lambda: ControlBench(prof).run(), 'packet': lambda: packet_path(prof),
+    sections = {'control': lambda: ControlBench(prof).run(), 'polkitd': lambda: real_polkitd(prof),
+                'packet': lambda: packet_path(prof),
                 'rest': lambda: at_rest(prof), 'scale': lambda: scale(prof)}
     res['machine']['load_by_section'] = {}
     for name in args.only.split(','):

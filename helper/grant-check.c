@@ -17,7 +17,7 @@ typedef enum
   ASK_NOT_YET,
   ASK_ON_ITS_WAY, /* waiting for a throttle slot, or sent */
   ASK_ANSWERED,
-  ASK_SKIPPED,    /* not worth asking: the seat is someone else's */
+  ASK_SKIPPED,    /* not asked: the seat is someone else's, or the check was abandoned */
 } AskState;
 
 /* One seat with an active session, as this check sees it. */
