@@ -580,6 +580,25 @@ def multiseat(lab):
     return lab.start_helper(lab.write_config(seats={'seat0': '5930', 'seat1': '5940'}))
 
 
+def wakeups_over_grant_cycles(lab, agent, person, seat):
+    """The agent's context switches while @person grants and releases @seat
+    GRANT_CYCLES times (after one cycle to warm up), all signals delivered."""
+    assert person.grant().ok and person.release().ok
+    time.sleep(0.5)
+    mark = lab.gate.mark()
+    before = agent.context_switches()
+    for _ in range(GRANT_CYCLES):
+        assert person.grant().ok
+        assert person.release().ok
+    assert lab.gate.wait_signal('Revoked', (seat, person.uid, 'released'), since=mark)
+    # Time for the last signals to reach an agent that would be woken.
+    time.sleep(0.5)
+    seen = lab.gate.signals(since=mark)
+    assert seen.count(('Granted', (seat, person.uid))) == GRANT_CYCLES
+    assert seen.count(('Revoked', (seat, person.uid, 'released'))) == GRANT_CYCLES
+    return agent.context_switches() - before
+
+
 def test_grant_changes_on_another_seat_do_not_wake_the_agent(desk, lab):
     # Issue 7: with a signal match on the helper's whole object, every grant
     # change woke every agent on the machine.
@@ -588,23 +607,7 @@ def test_grant_changes_on_another_seat_do_not_wake_the_agent(desk, lab):
     desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, args=())
     agent.wait_state(GRANTED)
-    other = lab.actor(SEAT1_UID)
-    # One cycle first, so that the measured ones take the warm path.
-    assert other.grant().ok and other.release().ok
-    time.sleep(0.5)
-
-    mark = lab.gate.mark()
-    before = agent.context_switches()
-    for _ in range(GRANT_CYCLES):
-        assert other.grant().ok
-        assert other.release().ok
-    assert lab.gate.wait_signal('Revoked', ('seat1', SEAT1_UID, 'released'), since=mark)
-    # Time for the last signals to reach an agent that would be woken.
-    time.sleep(0.5)
-    woken = agent.context_switches() - before
-    seen = lab.gate.signals(since=mark)
-    assert seen.count(('Granted', ('seat1', SEAT1_UID))) == GRANT_CYCLES
-    assert seen.count(('Revoked', ('seat1', SEAT1_UID, 'released'))) == GRANT_CYCLES
+    woken = wakeups_over_grant_cycles(lab, agent, lab.actor(SEAT1_UID), 'seat1')
     assert woken <= 3, (f'{GRANT_CYCLES} grant/release cycles on seat1 woke the seat0 '
                         f'agent {woken} times')
 
@@ -621,20 +624,7 @@ def test_grant_changes_of_its_seats_user_do_not_wake_a_background_agent(desk, he
     desk.start_watcher()
     agent = desk.agent(INACTIVE_UID, INACTIVE_SESSION, args=())
     agent.wait_state(DENIED)
-    console = lab.actor(CONSOLE_UID)
-    assert console.grant().ok and console.release().ok
-    time.sleep(0.5)
-
-    mark = lab.gate.mark()
-    before = agent.context_switches()
-    for _ in range(GRANT_CYCLES):
-        assert console.grant().ok
-        assert console.release().ok
-    assert lab.gate.wait_signal('Revoked', ('seat0', CONSOLE_UID, 'released'), since=mark)
-    time.sleep(0.5)
-    woken = agent.context_switches() - before
-    assert lab.gate.signals('Revoked', since=mark).count(
-        ('Revoked', ('seat0', CONSOLE_UID, 'released'))) == GRANT_CYCLES
+    woken = wakeups_over_grant_cycles(lab, agent, lab.actor(CONSOLE_UID), 'seat0')
     assert woken <= 3, (f'{GRANT_CYCLES} grant/release cycles of uid {CONSOLE_UID} woke '
                         f'the background agent of uid {INACTIVE_UID} on seat0 {woken} times')
 
