@@ -28,7 +28,6 @@ happen, in the probe processes, and this driver only subtracts.'''
 
 import argparse
 import datetime
-import glob
 import json
 import math
 import os
@@ -230,28 +229,8 @@ def count_elements(ns=None):
     return 0
 
 
-def rollup(pid):
-    out = {}
-    with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == 'kB':
-                out[parts[0].rstrip(':')] = int(parts[1])
-    return out
-
-
-def switches(pid):
-    '''Voluntary + involuntary context switches of all the process's threads.'''
-    total = 0
-    for task in glob.glob(f'/proc/{pid}/task/*'):
-        try:
-            with open(os.path.join(task, 'status'), encoding='ascii') as f:
-                for line in f:
-                    if 'ctxt_switches:' in line:
-                        total += int(line.split()[-1])
-        except OSError:
-            pass
-    return total
+rollup = seatgate_lab.smaps_rollup
+switches = seatgate_lab.context_switches
 
 
 def dirty_by_mapping(pid, top=4):

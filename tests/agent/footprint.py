@@ -19,16 +19,6 @@ import seatgate_lab  # noqa: E402
 from agent_lab import AgentLab  # noqa: E402
 
 
-def rollup(pid):
-    out = {}
-    with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == 'kB':
-                out[parts[0].rstrip(':')] = int(parts[1])
-    return out
-
-
 def switches(pid):
     '''{thread name: voluntary + involuntary context switches}.'''
     out = {}
@@ -59,7 +49,7 @@ def main():
             before = switches(agent.pid)
             time.sleep(idle)
             after = switches(agent.pid)
-            mem = rollup(agent.pid)
+            mem = seatgate_lab.smaps_rollup(agent.pid)
             print(f'idle agent, pid {agent.pid}, threads: {len(after)}')
             print(f'  Rss {mem["Rss"]} kB, Pss {mem["Pss"]} kB, Private_Dirty {mem["Private_Dirty"]} kB,'
                   f' Private_Clean {mem.get("Private_Clean", 0)} kB')

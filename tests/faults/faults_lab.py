@@ -1,8 +1,8 @@
 '''The fault suite's additions to the seatgate lab (tests/lab/seatgate_lab.py):
 
-  FaultLab        a Lab whose helper may get extra environment (NOTIFY_SOCKET,
-                  WATCHDOG_USEC) or run under a wrapper (valgrind), and that
-                  can stop and restart the logind stand-in
+  FaultLab        a Lab that can stop and restart the logind stand-in (its
+                  start_helper takes extra environment, e.g. NOTIFY_SOCKET,
+                  and a wrapper, e.g. valgrind, as every Lab's does)
   Prober          a real uid process connecting to the port in a loop
                   (tests/faults/prober.py): who got in, when, for how long
   FakeNotifySocket  the service manager's end of sd_notify: a datagram socket
@@ -15,7 +15,6 @@ promise are asserted, and those with room for a loaded 2-core machine.
 
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -24,7 +23,7 @@ import time
 
 import seatgate_lab
 from seatgate_lab import (CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, INACTIVE_UID,
-                          LOGIND_NAME, PYTHON, REMOTE_SESSION, REMOTE_UID, Helper, Lab, LabError,
+                          LOGIND_NAME, PYTHON, REMOTE_SESSION, REMOTE_UID, Lab, LabError,
                           wait_until)
 
 FAULTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -50,47 +49,9 @@ def report(name, **values):
 
 
 # ---------------------------------------------------------------------------
-# The helper with extra environment, or under a wrapper
-
-class EnvHelper(Helper):
-    '''seatgate_lab.Helper with extra environment and an optional wrapper
-    command (e.g. valgrind) in front of the helper.'''
-
-    def __init__(self, lab, args, log_path, env=None, wrapper=()):
-        self.lab = lab
-        self.args = list(wrapper) + list(args)
-        self.log_path = log_path
-        self._log = open(log_path, 'ab')
-        full_env = {
-            'PATH': '/usr/sbin:/usr/bin:/sbin:/bin',
-            'LANG': 'C.UTF-8',
-            'DBUS_SYSTEM_BUS_ADDRESS': lab.bus_address,
-            'G_DEBUG': 'fatal-criticals',
-        }
-        if hasattr(lab, 'sanitizer_env'):
-            full_env.update(lab.sanitizer_env())
-        full_env.update(env or {})
-        # No core files from the helpers the suite kills with SIGABRT.
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, env=full_env, cwd='/',
-                                     preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE,
-                                                                           (0, 0)))
-        self.pid = self.proc.pid
-        self.unique_name = None
-
+# The lab, with logind that can leave
 
 class FaultLab(Lab):
-    def start_helper(self, config=None, args=('--verbose',), wait=True, timeout=5.0, env=None,
-                     wrapper=()):
-        n = len(self.helpers)
-        helper = EnvHelper(self, self.helper_command(config, args),
-                           os.path.join(self.dir, f'helper-{n}.log'), env=env, wrapper=wrapper)
-        self.helpers.append(helper)
-        self.helper = helper
-        if wait:
-            helper.wait_ready(timeout)
-        return helper
-
     # --- logind leaving and coming back ------------------------------------------
     def stop_logind(self):
         proc, _name, out = self.mocks.pop('logind')

@@ -15,10 +15,12 @@ namespace (run under tests/lab/netns-run).
 See tests/lab/README.md for the whole API.
 '''
 
+import glob
 import json
 import os
 import pwd
 import re
+import resource
 import select
 import selectors
 import shutil
@@ -88,6 +90,32 @@ def wait_until(pred, timeout=3.0, interval=0.01, what='condition'):
         if time.monotonic() >= deadline:
             raise LabError(f'timed out after {timeout} s waiting for {what}')
         time.sleep(interval)
+
+
+def smaps_rollup(pid):
+    '''{field: kB} of /proc/PID/smaps_rollup (Rss, Private_Dirty, ...).'''
+    out = {}
+    with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == 'kB':
+                out[parts[0].rstrip(':')] = int(parts[1])
+    return out
+
+
+def context_switches(pid):
+    '''Voluntary + involuntary context switches of all the process's threads
+    so far: each is a wake-up. A thread gone meanwhile counts no more.'''
+    total = 0
+    for task in glob.glob(f'/proc/{pid}/task/*'):
+        try:
+            with open(os.path.join(task, 'status'), encoding='ascii') as f:
+                for line in f:
+                    if 'ctxt_switches:' in line:
+                        total += int(line.split()[-1])
+        except OSError:
+            pass
+    return total
 
 
 def hold_netns(what):
@@ -733,9 +761,12 @@ class Conn:
 # The helper
 
 class Helper:
-    def __init__(self, lab, args, log_path):
+    '''seatgate-helper as root on the lab bus. extra_env: more environment;
+    wrapper: a command in front of it (e.g. valgrind).'''
+
+    def __init__(self, lab, args, log_path, extra_env=None, wrapper=()):
         self.lab = lab
-        self.args = args
+        self.args = args = list(wrapper) + list(args)
         self.log_path = log_path
         self._log = open(log_path, 'ab')
         env = {
@@ -745,9 +776,13 @@ class Helper:
             'G_DEBUG': 'fatal-criticals',
         }
         env.update(lab.sanitizer_env())
+        env.update(extra_env or {})
         try:
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT, env=env, cwd='/')
+            # No core files from the helpers the fault suite kills with SIGABRT.
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                env=env, cwd='/',
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
         except OSError as e:
             raise HelperDied(f'cannot run {args[0]}: {e}') from e
         self.pid = self.proc.pid
@@ -1027,12 +1062,14 @@ class Lab:
             cmd += ['--config', config]
         return cmd + list(args)
 
-    def start_helper(self, config=None, args=('--verbose',), wait=True, timeout=5.0):
-        '''Starts seatgate-helper as root on the lab bus; with wait, returns
-        once it owns its name (so its table is in place).'''
+    def start_helper(self, config=None, args=('--verbose',), wait=True, timeout=5.0, env=None,
+                     wrapper=()):
+        '''Starts seatgate-helper as root on the lab bus (env: more
+        environment; wrapper: a command in front, e.g. valgrind); with wait,
+        returns once it owns its name (so its table is in place).'''
         n = len(self.helpers)
         helper = Helper(self, self.helper_command(config, args),
-                        os.path.join(self.dir, f'helper-{n}.log'))
+                        os.path.join(self.dir, f'helper-{n}.log'), extra_env=env, wrapper=wrapper)
         self.helpers.append(helper)
         self.helper = helper
         if wait:
