@@ -79,9 +79,7 @@ class SystemBusMonitor:
         return out
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        seatgate_lab.stop_process(self.proc)
         self._out.close()
 
 
@@ -126,9 +124,7 @@ class SessionBus:
 
     def close(self):
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(5)
+        seatgate_lab.stop_process(self.proc)
         self._log.close()
 
 
@@ -164,9 +160,7 @@ class SessionMock:
         return [list(a) for _ts, a in self.mock('GetMethodCalls', 's', (method,))[0]]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        seatgate_lab.stop_process(self.proc)
         self._out.close()
 
 
@@ -225,13 +219,7 @@ class Agent:
             self.proc.wait(5)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        seatgate_lab.stop_process(self.proc)
         self._log.close()
 
     def log(self):

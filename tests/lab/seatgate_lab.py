@@ -92,6 +92,17 @@ def wait_until(pred, timeout=3.0, interval=0.01, what='condition'):
         time.sleep(interval)
 
 
+def stop_process(proc, timeout=5.0):
+    '''SIGTERM, then SIGKILL if it has not exited within @timeout.'''
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def smaps_rollup(pid):
     '''{field: kB} of /proc/PID/smaps_rollup (Rss, Private_Dirty, ...).'''
     out = {}
@@ -1177,13 +1188,7 @@ class Lab:
                 proc.kill()
                 proc.wait()
         for h in self.helpers:
-            if h.proc.poll() is None:
-                h.proc.terminate()
-                try:
-                    h.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    h.proc.kill()
-                    h.proc.wait()
+            stop_process(h.proc)
             h._log.close()
         for o in self.outsides:
             o.close()
@@ -1196,16 +1201,10 @@ class Lab:
         if self.client:
             self.client.close()
         for proc, _name, out in self.mocks.values():
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
             out.close()
         if self.bus_proc:
-            self.bus_proc.terminate()
-            self.bus_proc.wait(5)
+            stop_process(self.bus_proc)
             self._bus_log.close()
         reports = self.sanitizer_reports()
         if not self.keep:
