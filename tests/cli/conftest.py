@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lab'))
 sys.path.insert(0, HERE)
 
 import seatgate_lab  # noqa: E402
-from lab_pytest import helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
+from lab_pytest import (helper, pytest_runtest_makereport,  # noqa: E402,F401
+                        pytest_sessionfinish, standard_lab)
 from polkit_real import RealPolkitLab  # noqa: E402
 
 

@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(TESTS, 'agent'))
 sys.path.insert(0, HERE)
 
 from e2e_lab import VM  # noqa: E402
-from lab_pytest import desk, helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
+from lab_pytest import (desk, helper, pytest_runtest_makereport,  # noqa: E402,F401
+                        pytest_sessionfinish, standard_lab)
 
 
 @pytest.fixture

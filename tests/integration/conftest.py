@@ -19,7 +19,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lab'))
 
 import seatgate_lab  # noqa: E402
-from lab_pytest import helper, pytest_runtest_makereport, standard_lab  # noqa: E402,F401
+from lab_pytest import (helper, pytest_runtest_makereport,  # noqa: E402,F401
+                        pytest_sessionfinish, standard_lab)
 
 
 @pytest.fixture
