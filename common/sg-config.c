@@ -1,6 +1,13 @@
 /* A small GKeyFile-syntax reader of our own: GKeyFile merges duplicate groups
  * silently and cannot tell which line a key came from, and a broken gate
- * config must be reported by file, line and key. */
+ * config must be reported by file, line and key.
+ *
+ * Drop-ins (FILE.d/NAME.conf) follow systemd's conf_files_list_strv() and
+ * config_parse_many() in shape: the main file first, then the drop-ins in
+ * byte order of their names, each read on its own, later values replacing
+ * earlier ones; only the merged result is checked as a whole, so a drop-in
+ * may move a port from one seat to another. Each value keeps the file and
+ * line it came from, for messages and `seatgatectl check-config`. */
 #include "sg-config.h"
 
 #include <errno.h>
@@ -21,7 +28,7 @@ typedef enum
 
 typedef struct
 {
-  const char *name;       /* the file, for messages */
+  const char *name;       /* the file, for messages and origins */
   gboolean agent_only;
   SgConfig *config;
   GHashTable *groups;     /* group name -> GUINT_TO_POINTER (line) */
@@ -46,6 +53,7 @@ sg_config_free (SgConfig *config)
     return;
   g_free (config->path);
   g_ptr_array_unref (config->seats);
+  g_ptr_array_unref (config->files);
   g_array_unref (config->always_allow);
   g_free (config->viewer_command);
   g_free (config);
@@ -57,19 +65,21 @@ config_new_empty (void)
   SgConfig *config = g_new0 (SgConfig, 1);
 
   config->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_config_free);
+  config->files = g_ptr_array_new_with_free_func (g_free);
   config->always_allow = g_array_new (FALSE, FALSE, sizeof (guint32));
   config->table_mode = SG_TABLE_MODE_AUTO;
   return config;
 }
 
 static SgSeatConfig *
-seat_config_new (const char *name, guint line)
+seat_config_new (const char *name, const char *file, guint line)
 {
   SgSeatConfig *seat = g_new0 (SgSeatConfig, 1);
 
   seat->name = g_strdup (name);
   seat->ports = g_array_new (FALSE, FALSE, sizeof (guint16));
   seat->line = line;
+  seat->origin = (SgConfigOrigin){ file, line };
   return seat;
 }
 
@@ -77,7 +87,7 @@ SgConfig *
 sg_config_new_default (void)
 {
   SgConfig *config = config_new_empty ();
-  SgSeatConfig *seat = seat_config_new ("seat0", 0);
+  SgSeatConfig *seat = seat_config_new ("seat0", NULL, 0);
   guint16 port = 5930;
 
   g_array_append_val (seat->ports, port);
@@ -95,6 +105,12 @@ fail (Parser *p, guint line, GError **error, const char *format, ...)
 
   g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG, "%s:%u: %s", p->name, line, what);
   return FALSE;
+}
+
+static SgConfigOrigin
+origin_here (Parser *p, guint line)
+{
+  return (SgConfigOrigin){ p->name, line };
 }
 
 /* logind's rule for seat names (seat_name_is_valid). */
@@ -145,7 +161,7 @@ parse_group (Parser *p, const char *text, guint line, GError **error)
                      "and hold only letters, digits, '-' and '_' (e.g. [Seat seat0])",
                      name, seat_name);
       p->kind = GROUP_SEAT;
-      p->seat = seat_config_new (seat_name, line);
+      p->seat = seat_config_new (seat_name, p->name, line);
       g_ptr_array_add (p->config->seats, p->seat);
     }
   else
@@ -198,18 +214,24 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
     {
     case GROUP_GATE:
       if (g_str_equal (key, "AlwaysAllow"))
-        return parse_uids (p, value, line, error);
+        {
+          p->config->always_allow_origin = origin_here (p, line);
+          return parse_uids (p, value, line, error);
+        }
       if (g_str_equal (key, "TableMode"))
         {
+          p->config->table_mode_origin = origin_here (p, line);
           if (g_str_equal (value, "auto"))
             p->config->table_mode = SG_TABLE_MODE_AUTO;
           else if (g_str_equal (value, "persistent"))
             p->config->table_mode = SG_TABLE_MODE_PERSISTENT;
+          else if (g_str_equal (value, "backstop"))
+            p->config->table_mode = SG_TABLE_MODE_BACKSTOP;
           else if (g_str_equal (value, "plain"))
             p->config->table_mode = SG_TABLE_MODE_PLAIN;
           else
             return fail (p, line, error,
-                         "[Gate] TableMode: '%s' is not a mode: write auto, persistent or plain",
+                         "[Gate] TableMode: '%s' is not a mode: write auto, persistent, backstop or plain",
                          value);
           return TRUE;
         }
@@ -218,6 +240,7 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
     case GROUP_SEAT:
       if (g_str_equal (key, "Ports"))
         {
+          p->seat->ports_origin = origin_here (p, line);
           if (!sg_ports_parse (value, p->seat->ports, &local_error))
             return fail (p, line, error, "[%s] Ports: %s", p->group, local_error->message);
           return TRUE;
@@ -235,6 +258,7 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
                          value, local_error->message);
           g_free (p->config->viewer_command);
           p->config->viewer_command = g_strdup (value);
+          p->config->viewer_command_origin = origin_here (p, line);
           return TRUE;
         }
       return fail (p, line, error, "[Agent] has no key '%s': it knows ViewerCommand", key);
@@ -245,32 +269,58 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
     }
 }
 
-static gboolean
-check_seats (Parser *p, GError **error)
+static gboolean G_GNUC_PRINTF (4, 5)
+fail_at (const SgConfigOrigin *origin, const char *fallback, GError **error, const char *format,
+         ...)
 {
-  if (p->agent_only)
-    return TRUE;
-  if (p->config->seats->len == 0)
-    return fail (p, 1, error, "no seat is configured: add a group such as [Seat seat0] with Ports=5930");
+  va_list args;
+  va_start (args, format);
+  g_autofree char *what = g_strdup_vprintf (format, args);
+  va_end (args);
 
-  for (guint i = 0; i < p->config->seats->len; i++)
+  g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG, "%s:%u: %s",
+               origin->file != NULL ? origin->file : fallback, MAX (origin->line, 1), what);
+  return FALSE;
+}
+
+/* The whole, merged config: what no single file can decide. @name names
+ * the main file for a problem that belongs to no line. */
+static gboolean
+check_seats (const SgConfig *config, const char *name, gboolean agent_only, GError **error)
+{
+  const SgConfigOrigin top = { name, 1 };
+
+  if (agent_only)
+    return TRUE;
+  if (config->seats->len == 0)
+    return fail_at (&top, name, error,
+                    "no seat is configured: add a group such as [Seat seat0] with Ports=5930");
+
+  for (guint i = 0; i < config->seats->len; i++)
     {
-      SgSeatConfig *seat = g_ptr_array_index (p->config->seats, i);
+      SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
 
       if (seat->ports->len == 0)
-        return fail (p, seat->line, error, "[Seat %s] has no Ports: add e.g. Ports=5930", seat->name);
+        return fail_at (&seat->origin, name, error, "[Seat %s] has no Ports: add e.g. Ports=5930",
+                        seat->name);
       for (guint j = 0; j < i; j++)
         {
-          SgSeatConfig *other = g_ptr_array_index (p->config->seats, j);
+          SgSeatConfig *other = g_ptr_array_index (config->seats, j);
           for (guint k = 0; k < seat->ports->len; k++)
             {
               guint16 port = g_array_index (seat->ports, guint16, k);
-              if (sg_ports_contains ((const guint16 *) (void *) other->ports->data,
-                                     other->ports->len, port))
-                return fail (p, seat->line, error,
-                             "[Seat %s] Ports: port %u is gated by [Seat %s] (line %u) too: a port "
-                             "belongs to one seat",
-                             seat->name, port, other->name, other->line);
+              if (!sg_ports_contains ((const guint16 *) (void *) other->ports->data,
+                                      other->ports->len, port))
+                continue;
+              /* Within one file "line N" is enough; across files, say which. */
+              g_autofree char *where
+                  = g_strcmp0 (other->ports_origin.file, seat->ports_origin.file) == 0
+                        ? g_strdup_printf ("line %u", other->ports_origin.line)
+                        : sg_config_origin_to_string (&other->ports_origin);
+              return fail_at (&seat->ports_origin, name, error,
+                              "[Seat %s] Ports: port %u is gated by [Seat %s] (%s) too: a port "
+                              "belongs to one seat",
+                              seat->name, port, other->name, where);
             }
         }
     }
@@ -297,9 +347,10 @@ parse_line (Parser *p, char *text, guint line, GError **error)
   return parse_key (p, key, value, line, error);
 }
 
-SgConfig *
-sg_config_load_data (const char *data, gsize len, const char *name, gboolean agent_only,
-                     GError **error)
+/* One file's settings, unchecked as a whole: a layer to merge. @name must
+ * outlive the result (origins point at it). */
+static SgConfig *
+parse_layer (const char *data, gsize len, const char *name, gboolean agent_only, GError **error)
 {
   g_autoptr (SgConfig) config = config_new_empty ();
   g_autoptr (GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -336,9 +387,168 @@ sg_config_load_data (const char *data, gsize len, const char *name, gboolean age
   for (guint i = 0; ok && lines[i] != NULL; i++)
     ok = parse_line (&p, lines[i], i + 1, error);
   group = p.group;
-  if (!ok || !check_seats (&p, error))
+  if (!ok)
     return NULL;
   return g_steal_pointer (&config);
+}
+
+SgConfig *
+sg_config_load_data (const char *data, gsize len, const char *name, gboolean agent_only,
+                     GError **error)
+{
+  g_autofree char *owned_name = g_strdup (name);
+  g_autoptr (SgConfig) config = parse_layer (data, len, owned_name, agent_only, error);
+
+  if (config == NULL || !check_seats (config, owned_name, agent_only, error))
+    return NULL;
+  g_ptr_array_add (config->files, g_steal_pointer (&owned_name));
+  return g_steal_pointer (&config);
+}
+
+static SgSeatConfig *
+find_seat_mutable (SgConfig *config, const char *name)
+{
+  return (SgSeatConfig *) sg_config_find_seat (config, name);
+}
+
+/* @layer's settings over @config's: a key set in @layer wins. */
+static void
+merge_layer (SgConfig *config, SgConfig *layer)
+{
+  if (layer->always_allow_origin.line != 0)
+    {
+      g_array_set_size (config->always_allow, 0);
+      g_array_append_vals (config->always_allow, layer->always_allow->data,
+                           layer->always_allow->len);
+      config->always_allow_origin = layer->always_allow_origin;
+    }
+  if (layer->table_mode_origin.line != 0)
+    {
+      config->table_mode = layer->table_mode;
+      config->table_mode_origin = layer->table_mode_origin;
+    }
+  if (layer->viewer_command_origin.line != 0)
+    {
+      g_free (config->viewer_command);
+      config->viewer_command = g_strdup (layer->viewer_command);
+      config->viewer_command_origin = layer->viewer_command_origin;
+    }
+  for (guint i = 0; i < layer->seats->len; i++)
+    {
+      SgSeatConfig *from = g_ptr_array_index (layer->seats, i);
+      SgSeatConfig *seat = find_seat_mutable (config, from->name);
+
+      if (seat == NULL)
+        {
+          seat = seat_config_new (from->name, from->origin.file, from->origin.line);
+          g_ptr_array_add (config->seats, seat);
+        }
+      if (from->ports_origin.line != 0)
+        {
+          g_array_set_size (seat->ports, 0);
+          g_array_append_vals (seat->ports, from->ports->data, from->ports->len);
+          seat->ports_origin = from->ports_origin;
+        }
+    }
+}
+
+/* The text of one file, size checked before it is read, so a huge file
+ * is refused without reading it. */
+static gboolean
+read_file (const char *path, char **data, gsize *len, GError **error)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileInfo) info = NULL;
+
+  info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                            G_FILE_QUERY_INFO_NONE, NULL, error);
+  if (info == NULL)
+    return FALSE;
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                   "%s: not a regular file: a seatgate config is a text file", path);
+      return FALSE;
+    }
+  if (g_file_info_get_size (info) > SG_CONFIG_MAX_SIZE)
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                   "%s:1: the file is %" G_GOFFSET_FORMAT " bytes; a seatgate config is at most %d",
+                   path, g_file_info_get_size (info), SG_CONFIG_MAX_SIZE);
+      return FALSE;
+    }
+  return g_file_get_contents (path, data, len, error);
+}
+
+char *
+sg_config_dropin_dir (const char *path)
+{
+  return g_strconcat (path, SG_CONFIG_DROPIN_SUFFIX, NULL);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The drop-ins' paths in the order they apply. A missing folder has none;
+ * any other trouble reading it is an error: a drop-in that cannot be read
+ * might have been the one that gates a port. */
+static GPtrArray *
+list_dropins (const char *dir, GError **error)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, &local_error);
+  const char *name;
+
+  if (handle == NULL && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return g_steal_pointer (&paths);
+  if (handle == NULL && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR))
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                   "%s: not a folder: drop-ins go in a folder of that name (or remove it)", dir);
+      return NULL;
+    }
+  if (handle == NULL)
+    {
+      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                   "%s: cannot read the drop-in folder (%s): make it readable (mode 0755)", dir,
+                   local_error->message);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      /* Hidden names are editors' and fleet tools' temporary files; a
+       * package manager's leftovers (x.conf.dpkg-old) do not end in .conf. */
+      if (name[0] == '.' || !g_str_has_suffix (name, ".conf"))
+        continue;
+      g_ptr_array_add (paths, g_strdup (name));
+    }
+  g_ptr_array_sort (paths, compare_names);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      char *joined = g_build_filename (dir, g_ptr_array_index (paths, i), NULL);
+      g_free (g_ptr_array_index (paths, i));
+      paths->pdata[i] = joined;
+    }
+  return g_steal_pointer (&paths);
+}
+
+/* Parses @path into a layer whose origins point at @config's copy of the
+ * name, and merges it. */
+static gboolean
+apply_file (SgConfig *config, const char *path, const char *data, gsize len, GError **error)
+{
+  char *name = g_strdup (path);
+  g_ptr_array_add (config->files, name);
+  g_autoptr (SgConfig) layer = parse_layer (data, len, name, FALSE, error);
+
+  if (layer == NULL)
+    return FALSE;
+  merge_layer (config, layer);
+  return TRUE;
 }
 
 SgConfig *
@@ -346,33 +556,68 @@ sg_config_load_file (const char *path, GError **error)
 {
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileInfo) info = NULL;
+  g_autoptr (GError) main_error = NULL;
+  g_autofree char *dir = sg_config_dropin_dir (path);
+  g_autoptr (GPtrArray) dropins = NULL;
+  g_autoptr (SgConfig) config = NULL;
 
-  /* Check the size first so a huge file is refused without reading it. */
-  info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                            G_FILE_QUERY_INFO_NONE, NULL, error);
-  if (info == NULL)
-    return NULL;
-  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+  if (!read_file (path, &data, &len, &main_error)
+      && !g_error_matches (main_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     {
-      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG, "%s: not a regular file", path);
+      g_propagate_error (error, g_steal_pointer (&main_error));
       return NULL;
     }
-  if (g_file_info_get_size (info) > SG_CONFIG_MAX_SIZE)
+  dropins = list_dropins (dir, error);
+  if (dropins == NULL)
+    return NULL;
+  if (main_error != NULL && dropins->len == 0)
     {
-      g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
-                   "%s:1: the file is %" G_GOFFSET_FORMAT " bytes; a seatgate config is at most %d",
-                   path, g_file_info_get_size (info), SG_CONFIG_MAX_SIZE);
+      g_propagate_error (error, g_steal_pointer (&main_error));
       return NULL;
     }
-  if (!g_file_get_contents (path, &data, &len, error))
-    return NULL;
 
-  SgConfig *config = sg_config_load_data (data, len, path, FALSE, error);
-  if (config != NULL)
-    config->path = g_strdup (path);
-  return config;
+  if (main_error != NULL)
+    {
+      /* The drop-ins still apply: ignoring them could leave a port they
+       * gate open. The built-in default takes the main file's place. */
+      config = sg_config_new_default ();
+      config->main_missing = TRUE;
+    }
+  else
+    {
+      config = config_new_empty ();
+      if (!apply_file (config, path, data, len, error))
+        return NULL;
+    }
+
+  for (guint i = 0; i < dropins->len; i++)
+    {
+      const char *dropin = g_ptr_array_index (dropins, i);
+      g_autofree char *text = NULL;
+      gsize text_len = 0;
+
+      g_autoptr (GError) read_error = NULL;
+
+      /* Never G_IO_ERROR_NOT_FOUND: callers take that for "no config" and
+       * fall back to the default, which would ignore the other drop-ins. A
+       * dangling link or a file gone since the listing fails closed. */
+      if (!read_file (dropin, &text, &text_len, &read_error))
+        {
+          if (read_error->domain == SG_ERROR)
+            g_propagate_error (error, g_steal_pointer (&read_error));
+          else
+            g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
+                         "%s: cannot read this drop-in (%s): fix or remove it", dropin,
+                         read_error->message);
+          return NULL;
+        }
+      if (!apply_file (config, dropin, text, text_len, error))
+        return NULL;
+    }
+  if (!check_seats (config, path, FALSE, error))
+    return NULL;
+  config->path = g_strdup (path);
+  return g_steal_pointer (&config);
 }
 
 const SgSeatConfig *
@@ -422,9 +667,19 @@ sg_table_mode_to_string (SgTableMode mode)
       return "auto";
     case SG_TABLE_MODE_PERSISTENT:
       return "persistent";
+    case SG_TABLE_MODE_BACKSTOP:
+      return "backstop";
     case SG_TABLE_MODE_PLAIN:
       return "plain";
     default:
       return "unknown";
     }
+}
+
+char *
+sg_config_origin_to_string (const SgConfigOrigin *origin)
+{
+  if (origin->file == NULL)
+    return g_strdup ("built-in default");
+  return g_strdup_printf ("%s:%u", origin->file, origin->line);
 }

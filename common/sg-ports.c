@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sg-arrays.h"
 #include "sg-error.h"
 
 static gint
@@ -82,7 +83,7 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
         }
       /* Check the whole item against the ports before it, which are sorted. */
       for (guint port = first; port <= last; port++)
-        if (sg_ports_contains ((const guint16 *) (void *) ports->data, ports->len, (guint16) port))
+        if (sg_ports_contains (sg_array_ports (ports), ports->len, (guint16)port))
           {
             g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
                          "port %u is listed twice: list each port once", port);

@@ -2,15 +2,19 @@
 
 #include "authority.h"
 #include "call-throttle.h"
+#include "gate-reset.h"
 #include "grant-check.h"
 #include "grant-registry.h"
 #include "log.h"
 #include "seat-monitor.h"
+#include "sg-arrays.h"
 #include "sg-build-config.h"
 #include "sg-error.h"
 #include "sg-gate1-generated.h"
+#include "sg-logind-files.h"
 #include "sg-logind.h"
 #include "sg-ports.h"
+#include "sg-wire.h"
 #include "sock-destroy.h"
 
 struct _SgGateService
@@ -30,6 +34,8 @@ struct _SgGateService
   gpointer ready_data;
   GCancellable *cancellable;
   SgCallThrottle *throttle; /* logind reads and polkit checks made for callers */
+  SgLogindFiles *files;     /* logind's session files: logouts that send no signal */
+  GError *files_error;      /* why they are not watched: then nothing is granted */
 };
 
 /* logind reads and polkit checks made for callers on their way at once (see
@@ -69,14 +75,7 @@ typedef struct
   const SgSeatConfig *seat;
 } CutPair;
 
-#define SEAT_PORTS(s) ((const guint16 *) (void *) (s)->ports->data), (s)->ports->len
-
-static GVariant *
-ports_variant (const SgSeatConfig *seat)
-{
-  return g_variant_new_fixed_array (G_VARIANT_TYPE_UINT16, seat->ports->data, seat->ports->len,
-                                    sizeof (guint16));
-}
+#define SEAT_PORTS(s) sg_array_ports ((s)->ports), (s)->ports->len
 
 static void
 publish_grants (SgGateService *service)
@@ -89,7 +88,7 @@ publish_grants (SgGateService *service)
     {
       SgGrant *grant = sg_grant_registry_lookup (service->registry, seats->pdata[i]);
       g_variant_builder_add (&builder, "(su@aq)", grant->seat, grant->uid,
-                             ports_variant (seat_config (service, grant->seat)));
+                             sg_wire_ports (seat_config (service, grant->seat)->ports));
     }
   sg_gate1_set_grants (service->skeleton, g_variant_builder_end (&builder));
   /* Each change gets its own PropertiesChanged, not one coalesced later. */
@@ -102,21 +101,12 @@ typedef struct
   const GArray *always;
 } RevokedUid;
 
-static gboolean
-is_always_allowed (const GArray *always, guint32 uid)
-{
-  for (guint i = 0; i < always->len; i++)
-    if (g_array_index (always, guint32, i) == uid)
-      return TRUE;
-  return FALSE;
-}
-
 /* The revoked uid's connections, unless it may always connect anyway. */
 static gboolean
 match_revoked_uid (guint32 uid, guint16 port, gpointer data)
 {
   const RevokedUid *revoked = data;
-  return uid == revoked->uid && !is_always_allowed (revoked->always, uid);
+  return uid == revoked->uid && !sg_gate_always_allowed (revoked->always, uid);
 }
 
 /* Rebuilds the table from the registry: the last resort when an element could
@@ -128,8 +118,8 @@ rebuild_table (SgGateService *service, GError **error)
   g_autoptr (GPtrArray) seats = sg_grant_registry_seats (service->registry);
   GArray *always = service->config->always_allow;
 
-  if (!sg_nft_gate_reset (service->gate, (const guint16 *) (void *) ports->data, ports->len,
-                          (const guint32 *) (void *) always->data, always->len, error))
+  if (!sg_nft_gate_reset (service->gate, sg_array_ports (ports), ports->len, sg_array_uids (always),
+                          always->len, error))
     return FALSE;
   for (guint i = 0; i < seats->len; i++)
     {
@@ -183,14 +173,9 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
       g_autoptr (GError) rebuild_error = NULL;
       g_critical ("Could not remove uid %u's grant on %s from the kernel (%s); rebuilding the table",
                   grant->uid, grant->seat, error->message);
+      /* The element may still be there. */
       if (!rebuild_table (service, &rebuild_error))
-        {
-          /* The element may still be there: leave, so the unit's stop action
-           * resets the table and the restart starts deny-only. */
-          g_critical ("Could not rebuild the table either (%s); exiting so the gate closes",
-                      rebuild_error->message);
-          exit (EXIT_FAILURE);
-        }
+        sg_helper_fail_closed ("Could not rebuild the table either (%s)", rebuild_error->message);
       g_clear_error (&error);
     }
 
@@ -202,14 +187,10 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
       g_warning ("Could not destroy uid %u's connections to %s's ports (%s); rejecting all their "
                  "packets to those ports instead",
                  grant->uid, grant->seat, error->message);
+      /* Its connections may live on. */
       if (!sg_nft_gate_cut (service->gate, grant->uid, SEAT_PORTS (seat), &cut_error))
-        {
-          /* Its connections may live on: leave, so the stop action resets. */
-          g_critical ("Could not cut uid %u's connections either (%s); exiting so the gate "
-                      "closes",
-                      grant->uid, cut_error->message);
-          exit (EXIT_FAILURE);
-        }
+        sg_helper_fail_closed ("Could not cut uid %u's connections either (%s)", grant->uid,
+                               cut_error->message);
       else
         {
           CutPair cut = { grant->uid, seat };
@@ -253,7 +234,7 @@ on_active_session_changed (const char *seat, const char *session_id, gpointer da
   SgGrant *grant = sg_grant_registry_lookup (service->registry, seat);
 
   if (grant != NULL && g_strcmp0 (grant->session_id, session_id) != 0)
-    revoke_seat (service, seat, "session-changed");
+    revoke_seat (service, seat, SG_REVOKE_SESSION_CHANGED);
   resume_parked (service);
 }
 
@@ -263,7 +244,7 @@ on_session_deactivated (const char *session_path, gpointer data)
   SgGateService *service = data;
   g_autoptr (GPtrArray) seats = sg_grant_registry_seats_of_session (service->registry,
                                                                     session_path);
-  revoke_seats (service, seats, "session-changed");
+  revoke_seats (service, seats, SG_REVOKE_SESSION_CHANGED);
 }
 
 static void
@@ -272,13 +253,77 @@ on_session_removed (const char *session_path, gpointer data)
   SgGateService *service = data;
   g_autoptr (GPtrArray) seats = sg_grant_registry_seats_of_session (service->registry,
                                                                     session_path);
-  revoke_seats (service, seats, "session-removed");
+  revoke_seats (service, seats, SG_REVOKE_SESSION_REMOVED);
+}
+
+/* Why a granted session may no longer hold its seat, by its file; NULL while
+ * it is still active. @reason gets the revoke reason. From the first check
+ * on, the file is watched, so that its changes revoke; the watch stays
+ * until the file goes (a session granted once is likely granted again). */
+static char *
+session_file_flaw (SgGateService *service, const char *session_id, const char **reason)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *state = NULL;
+
+  *reason = SG_REVOKE_SESSION_REMOVED;
+  if (service->files == NULL)
+    return g_strdup_printf ("seatgate cannot see logouts (%s)", service->files_error->message);
+  /* Watched before it is read: see sg-logind-files.h. */
+  if (!sg_logind_files_watch (service->files, session_id, &error))
+    return g_strdup (error->message);
+  state = sg_logind_files_get_state (session_id, &error);
+  if (state == NULL)
+    return g_strdup (error->message);
+  if (g_str_equal (state, "active"))
+    return NULL;
+  if (g_str_equal (state, "closing"))
+    return g_strdup_printf ("session %s is logged out (logind: closing), though processes of it "
+                            "are still running",
+                            session_id);
+  *reason = SG_REVOKE_SESSION_CHANGED;
+  return g_strdup_printf ("session %s is %s, not active", session_id, state);
+}
+
+/* A watched session's file changed: a granted session that logind now saves
+ * as anything but active loses its grant, a logout with processes left
+ * behind included. */
+static void
+on_session_file_changed (const char *id, gpointer data)
+{
+  SgGateService *service = data;
+  g_autoptr (GPtrArray) seats = sg_grant_registry_seats (service->registry);
+
+  for (guint i = 0; i < seats->len; i++)
+    {
+      SgGrant *grant = sg_grant_registry_lookup (service->registry, seats->pdata[i]);
+      const char *reason;
+      if (grant == NULL || !g_str_equal (grant->session_id, id))
+        continue;
+      g_autofree char *flaw = session_file_flaw (service, grant->session_id, &reason);
+      if (flaw == NULL)
+        continue;
+      g_message ("%s: %s", grant->seat, flaw);
+      revoke_seat (service, seats->pdata[i], reason);
+    }
+}
+
+/* Tried again when logind is read: inotify may have been short at start. */
+static void
+watch_session_files (SgGateService *service)
+{
+  if (service->files != NULL)
+    return;
+  g_clear_error (&service->files_error);
+  service->files = sg_logind_files_new (on_session_file_changed, service, &service->files_error);
+  if (service->files == NULL)
+    g_warning ("%s: nothing is granted until it can be watched", service->files_error->message);
 }
 
 static void
 on_logind_vanished (gpointer data)
 {
-  revoke_all (data, "session-changed");
+  revoke_all (data, SG_REVOKE_SESSION_CHANGED);
   resume_parked (data);
 }
 
@@ -288,6 +333,7 @@ on_monitor_ready (gpointer data)
   SgGateService *service = data;
   SgGateReadyFunc ready = service->ready;
 
+  watch_session_files (service);
   service->ready = NULL;
   if (ready != NULL)
     ready (service->ready_data);
@@ -308,7 +354,7 @@ on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *pat
     return;
   abandon_grant_calls (service, name, "the caller left the bus");
   g_autoptr (GPtrArray) orphaned = sg_grant_registry_drop_holder (service->registry, name);
-  revoke_seats (service, orphaned, "disconnected");
+  revoke_seats (service, orphaned, SG_REVOKE_DISCONNECTED);
 }
 
 /* ---- Grant() ---- */
@@ -329,7 +375,7 @@ refuse_grant (GrantCall *call, guint32 uid, SgError code, const char *event, con
   g_dbus_method_invocation_return_error_literal (call->invocation, SG_ERROR, code, message);
 }
 
-/* @allowed: the SgSessionInfo* of the seats logind and polkit let the caller
+/* @allowed: the SgLogindSession* of the seats logind and polkit let the caller
  * have, as they were when asked. */
 static void
 commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
@@ -345,7 +391,7 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
 
   for (guint i = 0; i < allowed->len; i++)
     {
-      SgSessionInfo *info = allowed->pdata[i];
+      SgLogindSession *info = allowed->pdata[i];
       const SgSeatConfig *seat = seat_config (service, info->seat);
       SgGrant *current = sg_grant_registry_lookup (service->registry, seat->name);
 
@@ -358,8 +404,17 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
                                   "checking", why_not->len > 0 ? "; " : "", seat->name);
           continue;
         }
+      /* A logout that leaves processes running shows only in the session's
+       * file; from here on, its changes revoke. */
+      const char *file_reason;
+      g_autofree char *file_flaw = session_file_flaw (service, info->id, &file_reason);
+      if (file_flaw != NULL)
+        {
+          g_string_append_printf (why_not, "%s%s", why_not->len > 0 ? "; " : "", file_flaw);
+          continue;
+        }
       if (current != NULL && (current->uid != uid || !g_str_equal (current->session_id, info->id)))
-        revoke_seat (service, seat->name, "session-changed");
+        revoke_seat (service, seat->name, SG_REVOKE_SESSION_CHANGED);
 
       if (!sg_nft_gate_grant (service->gate, uid, SEAT_PORTS (seat), &error))
         {
@@ -525,7 +580,7 @@ handle_release (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer d
   /* A Grant() still on its way must not commit after the Release(). */
   abandon_grant_calls (service, sender, "the caller released");
 
-  revoke_seats (service, orphaned, "released");
+  revoke_seats (service, orphaned, SG_REVOKE_RELEASED);
   sg_gate1_complete_release (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -566,7 +621,7 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
     }
   sg_log_event (G_LOG_LEVEL_MESSAGE, "admin-revoke", req->uid, NULL, NULL, "admin",
                 "%s asked to revoke uid %u", sender, req->uid);
-  revoke_seats (req->service, seats, "admin");
+  revoke_seats (req->service, seats, SG_REVOKE_ADMIN);
   sg_gate1_complete_revoke (req->service->skeleton, invocation);
 }
 
@@ -602,7 +657,7 @@ match_not_granted (guint32 uid, guint16 port, gpointer data)
   const SgSeatConfig *seat = sg_config_seat_for_port (service->config, port);
   SgGrant *grant = seat != NULL ? sg_grant_registry_lookup (service->registry, seat->name) : NULL;
 
-  if (is_always_allowed (service->config->always_allow, uid))
+  if (sg_gate_always_allowed (service->config->always_allow, uid))
     return FALSE;
   return grant == NULL || grant->uid != uid;
 }
@@ -619,13 +674,10 @@ sg_gate_service_restore_table (SgGateService *service, const char *what)
                 "current grants",
                 what != NULL ? what : "notifications were lost");
   if (!rebuild_table (service, &error))
-    {
-      g_critical ("Could not restore the table (%s); exiting so the gate closes", error->message);
-      exit (EXIT_FAILURE);
-    }
+    sg_helper_fail_closed ("Could not restore the table (%s)", error->message);
   /* While the table was gone anyone could connect: end what slipped in. */
-  if (!sg_sock_destroy_matching ((const guint16 *) (void *) ports->data, ports->len,
-                                 match_not_granted, service, &n_destroyed, &error))
+  if (!sg_sock_destroy_matching (sg_array_ports (ports), ports->len, match_not_granted, service,
+                                 &n_destroyed, &error))
     g_warning ("Could not close the connections made while the table was gone: %s",
                error->message);
   else if (n_destroyed > 0)
@@ -634,20 +686,6 @@ sg_gate_service_restore_table (SgGateService *service, const char *what)
 }
 
 /* ---- life ---- */
-
-static GVariant *
-seats_variant (const SgConfig *config)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(saq)"));
-  for (guint i = 0; i < config->seats->len; i++)
-    {
-      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
-      g_variant_builder_add (&builder, "(s@aq)", seat->name, ports_variant (seat));
-    }
-  return g_variant_builder_end (&builder);
-}
 
 SgGateService *
 sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *gate,
@@ -675,7 +713,7 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   service->cuts = g_array_new (FALSE, FALSE, sizeof (CutPair));
   service->skeleton = sg_gate1_skeleton_new ();
   sg_gate1_set_version (service->skeleton, SG_VERSION);
-  sg_gate1_set_seats (service->skeleton, seats_variant (config));
+  sg_gate1_set_seats (service->skeleton, sg_wire_seats (config));
   publish_grants (service);
   g_signal_connect (service->skeleton, "handle-grant", G_CALLBACK (handle_grant), service);
   g_signal_connect (service->skeleton, "handle-release", G_CALLBACK (handle_release), service);
@@ -691,13 +729,14 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
                                          SG_OBJECT_PATH, error))
     return NULL;
   service->monitor = sg_seat_monitor_new (bus, config, &events, service);
+  watch_session_files (service);
   return g_steal_pointer (&service);
 }
 
 void
 sg_gate_service_shutdown (SgGateService *service)
 {
-  revoke_all (service, "shutdown");
+  revoke_all (service, SG_REVOKE_SHUTDOWN);
 }
 
 void
@@ -707,6 +746,8 @@ sg_gate_service_free (SgGateService *service)
     return;
   g_cancellable_cancel (service->cancellable);
   g_clear_pointer (&service->monitor, sg_seat_monitor_free);
+  g_clear_pointer (&service->files, sg_logind_files_free);
+  g_clear_error (&service->files_error);
   if (service->name_owner_subscription != 0)
     g_dbus_connection_signal_unsubscribe (service->bus, service->name_owner_subscription);
   if (service->skeleton != NULL)
@@ -722,19 +763,4 @@ sg_gate_service_free (SgGateService *service)
   g_clear_object (&service->cancellable);
   g_object_unref (service->bus);
   g_free (service);
-}
-
-static gboolean
-match_not_always (guint32 uid, guint16 port, gpointer data)
-{
-  return !is_always_allowed (data, uid);
-}
-
-gboolean
-sg_gate_cut_all_connections (const SgConfig *config, guint *n_destroyed, GError **error)
-{
-  g_autoptr (GArray) ports = sg_config_all_ports (config);
-
-  return sg_sock_destroy_matching ((const guint16 *) (void *) ports->data, ports->len,
-                                   match_not_always, config->always_allow, n_destroyed, error);
 }

@@ -36,9 +36,4 @@ void sg_gate_service_shutdown (SgGateService *service);
 void sg_gate_service_free (SgGateService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgGateService, sg_gate_service_free)
 
-/* Destroys every established connection to a gated port whose socket uid is
- * not in the config's AlwaysAllow (for start and --reset: no grant survives a
- * restart, nor do its connections). */
-gboolean sg_gate_cut_all_connections (const SgConfig *config, guint *n_destroyed, GError **error);
-
 G_END_DECLS

@@ -26,7 +26,7 @@ typedef struct
   SgGrantCheck *check;
   char *seat;
   AskState logind;
-  SgSessionInfo *info;   /* logind's answer; NULL when it had none */
+  SgLogindSession *info; /* logind's answer; NULL when it had none */
   char *logind_why;      /* why the read gave nothing */
   AskState polkit;
   gboolean polkit_yes;
@@ -48,7 +48,7 @@ struct _SgGrantCheck
   gboolean seats_read;      /* sg_grant_check_read_seats () was called */
   GPtrArray *seats;         /* SeatCheck* */
   GPtrArray *why_not;       /* char*: why seats are out, in order */
-  GPtrArray *allowed;       /* SgSessionInfo* (borrowed from seats), after done */
+  GPtrArray *allowed;       /* SgLogindSession* (borrowed from seats), after done */
   GError *refusal;
   const char *abandoned;
   gboolean advancing, advance_again, finished;
@@ -58,7 +58,7 @@ static void
 seat_check_free (SeatCheck *sc)
 {
   g_free (sc->seat);
-  sg_session_info_free (sc->info);
+  sg_logind_session_free (sc->info);
   g_free (sc->logind_why);
   g_free (sc->polkit_why);
   g_free (sc);
@@ -89,7 +89,7 @@ may_call (SgGrantCheck *check)
 static char *
 ownership_flaw (SgGrantCheck *check, SeatCheck *sc)
 {
-  SgSessionInfo *info = sc->info;
+  SgLogindSession *info = sc->info;
   g_autofree char *flaw = NULL;
 
   if (info == NULL)
@@ -303,12 +303,26 @@ decide (SgGrantCheck *check)
   else if (allowed->len == 0)
     {
       g_autofree char *why = join_reasons (polkit_why);
-      check->refusal = g_error_new (SG_ERROR, SG_ERROR_NOT_AUTHORIZED,
-                                    polkit_failed
-                                        ? "uid %u was not granted: %s"
-                                        : "uid %u may not use the VM console here: %s (ask the "
-                                          "lab's administrator about the polkit rules)",
-                                    check->uid, why);
+      /* Said in full, because polkit's "no" to the person who owns the seat
+       * is most often not a rule at all: polkitd judges a caller by the login
+       * session its process runs in and, outside one, by its user's display
+       * session (polkitbackendsessionmonitor-systemd.c
+       * get_session_for_subject), which may be another session of the user's
+       * where allow_active does not apply. */
+      if (polkit_failed)
+        check->refusal = g_error_new (SG_ERROR, SG_ERROR_NOT_AUTHORIZED,
+                                      "uid %u was not granted: %s", check->uid, why);
+      else
+        check->refusal = g_error_new (
+            SG_ERROR, SG_ERROR_NOT_AUTHORIZED,
+            "uid %u owns the active local session of the seat, but polkit does not allow "
+            "io.github.seatgate.grant for this caller (%s). polkit judges a caller by the login "
+            "session its process runs in, or, outside one (a user service, as GNOME starts "
+            "autostart programs, or a cron job), by the user's display session, which can be "
+            "another session of the user's, such as an xrdp one, where the default policy does "
+            "not allow it. Start the request from inside the desktop session, or ask the lab's "
+            "administrator for a polkit rule (seatgate-helper(8), POLKIT)",
+            check->uid, why);
     }
   else
     check->allowed = g_steal_pointer (&allowed);

@@ -9,6 +9,7 @@
 #include "call-throttle.h"
 #include "seat-monitor.h"
 #include "sg-config.h"
+#include "sg-names.h"
 
 G_BEGIN_DECLS
 
@@ -52,7 +53,7 @@ guint32 sg_grant_check_get_uid (SgGrantCheck *check);
 /* Why the check was abandoned, or NULL. */
 const char *sg_grant_check_get_abandoned (SgGrantCheck *check);
 
-/* After done, when not abandoned: the sessions (SgSessionInfo*, owned by the
+/* After done, when not abandoned: the sessions (SgLogindSession*, owned by the
  * check) on seats the caller owns and polkit allowed, or NULL with @error:
  * SG_ERROR_NOT_SEAT_OWNER, SG_ERROR_NOT_AUTHORIZED, or SG_ERROR_FAILED when
  * the caller's uid could not be learnt (then get_uid is SG_NO_UID). */

@@ -4,9 +4,9 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+#include "sg-names.h"
 
-#define SG_NO_UID G_MAXUINT32
+G_BEGIN_DECLS
 
 /* Logs @format with the journal fields SEATGATE_EVENT, SEATGATE_UID,
  * SEATGATE_SEAT, SEATGATE_SESSION and SEATGATE_REASON (each left out when

@@ -1,10 +1,12 @@
 /* seatgate-helper: wires the config, the nftables gate and the D-Bus service
- * together, in the order that keeps the gate closed at every step. */
+ * together, in the order that keeps the gate closed at every step (closing
+ * it is gate-reset.c's). */
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdlib.h>
 
+#include "gate-reset.h"
 #include "gate-service.h"
 #include "nft-gate.h"
 #include "sd-notify.h"
@@ -72,8 +74,6 @@ on_stop_signal (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean reset_gate (SgNftGate *gate, const SgConfig *config, GError **error);
-
 static void
 on_table_tampered (const char *what, gpointer data)
 {
@@ -88,11 +88,8 @@ on_table_tampered (const char *what, gpointer data)
   /* Before the service exists there are no grants: a plain reset restores. */
   g_warning ("Table inet seatgate was changed from outside (%s); resetting it",
              what != NULL ? what : "notifications were lost");
-  if (!reset_gate (helper->gate, helper->config, &error))
-    {
-      g_critical ("Could not reset the table: %s", error->message);
-      exit (EXIT_FAILURE);
-    }
+  if (!sg_gate_reset (helper->gate, helper->config, &error))
+    sg_helper_fail_closed ("Could not reset the table: %s", error->message);
 }
 
 static void
@@ -124,53 +121,6 @@ load_config (const char *path, gboolean explicit_path, GError **error)
     }
   g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;
-}
-
-/* Without a readable config the table cannot be rebuilt as configured, yet
- * the gate must be closed: an existing table keeps its deny and loses its
- * grants; where there is none (after a boot) the built-in ports get one. */
-static void
-close_gate_without_config (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_AUTO, &error);
-  g_autoptr (SgConfig) fallback = sg_config_new_default ();
-
-  if (gate != NULL && sg_nft_gate_flush_grants (gate, &error))
-    {
-      g_printerr ("seatgate-helper: emptied the grants of the existing table inet seatgate; "
-                  "its deny stays\n");
-      return;
-    }
-  g_printerr ("seatgate-helper: no table to keep (%s); installing a deny-only table for "
-              "the built-in port 5930\n",
-              error ? error->message : "no netlink socket");
-  g_clear_error (&error);
-  if (gate == NULL || !reset_gate (gate, fallback, &error))
-    g_printerr ("seatgate-helper: could not install it either: %s\n",
-                error ? error->message : "no netlink socket");
-}
-
-/* Deny-only table and no connection left from before. */
-static gboolean
-reset_gate (SgNftGate *gate, const SgConfig *config, GError **error)
-{
-  g_autoptr (GArray) ports = sg_config_all_ports (config);
-  g_autoptr (GError) cut_error = NULL;
-  guint n_destroyed = 0;
-
-  if (!sg_nft_gate_reset (gate, (const guint16 *) (void *) ports->data, ports->len,
-                          (const guint32 *) (void *) config->always_allow->data,
-                          config->always_allow->len, error))
-    return FALSE;
-  g_message ("Table inet seatgate is deny-only (%s%s)",
-             sg_nft_gate_is_owned (gate) ? "owned by the helper" : "plain table",
-             sg_nft_gate_is_persistent (gate) ? ", persistent" : "");
-  if (!sg_gate_cut_all_connections (config, &n_destroyed, &cut_error))
-    g_warning ("Could not close connections left from before: %s", cut_error->message);
-  else if (n_destroyed > 0)
-    g_message ("Closed %u connection(s) left from before", n_destroyed);
-  return TRUE;
 }
 
 int
@@ -214,7 +164,7 @@ main (int argc, char **argv)
   if (config == NULL)
     {
       g_printerr ("seatgate-helper: %s\n", error->message);
-      close_gate_without_config ();
+      sg_gate_close_without_config ();
       g_printerr ("seatgate-helper: the gate stays closed; fix the file and start the helper "
                   "again.\n");
       return EXIT_FAILURE;
@@ -230,7 +180,7 @@ main (int argc, char **argv)
   if (gate != NULL && !reset)
     watch = sg_table_watch_new (sg_nft_gate_get_portid (gate), on_table_tampered, &helper,
                                 &error);
-  if (gate == NULL || (!reset && watch == NULL) || !reset_gate (gate, config, &error))
+  if (gate == NULL || (!reset && watch == NULL) || !sg_gate_reset (gate, config, &error))
     {
       g_printerr ("seatgate-helper: could not set up the nftables table: %s\n", error->message);
       return EXIT_FAILURE;

@@ -1,4 +1,5 @@
-/* The nftables table "inet seatgate", through libnftnl + libmnl.
+/* seatgate's nftables tables (see nft-gate.h for the layouts), through
+ * libnftnl + libmnl.
  *
  * Every change is one nfnetlink batch. The kernel answers every refused
  * message of a batch whether or not it asked for an ACK, so only the last
@@ -42,10 +43,6 @@
  * Unlike DELSETELEM, a missing element is not an error. */
 #define SG_NFT_MSG_DESTROYSETELEM 30
 
-#define SG_SET_GATED "gated"
-#define SG_SET_GRANTED "granted"
-#define SG_SET_ALWAYS "always"
-#define SG_SET_CUT "cut"
 #define SG_CHAIN_OUTPUT "output"
 #define SG_CHAIN_INPUT "input"
 
@@ -63,9 +60,6 @@
 #define SG_NFT_BYTEORDER_INVALID 0
 #define SG_NFT_BYTEORDER_HOST 1
 #define SG_NFT_BYTEORDER_BIG 2
-
-/* uid (4 bytes, host order) . port (2 bytes, network order, padded to 4). */
-#define SG_PAIR_KEY_LEN 8
 
 /* Elements per NEWSETELEM message, so one message stays well under a page. */
 #define SG_ELEMS_PER_MSG 256
@@ -95,10 +89,12 @@ struct _SgNftGate
   struct mnl_socket *nl;
   guint32 portid;
   guint32 seq;
-  gboolean owned;
-  gboolean persistent;
-  gboolean kernel_lacks_persist; /* AUTO fell back once: do not retry each reset */
-  gboolean kernel_lacks_destroy; /* DESTROYSETELEM refused: kernel < 6.3 */
+  SgNftLayout layout;
+  char *layout_text; /* sg_nft_gate_describe_layout() */
+  /* What the gate may use: all, less what sg_nft_gate_limit_kernel() took
+   * away and what the kernel refused (learnt once, not retried each reset). */
+  SgNftKernelFeatures features;
+  SgNftKernelFeatures limited; /* taken away by sg_nft_gate_limit_kernel() */
   /* Something was put in the cut set since the last reset. The gate is the
    * set's only writer (in an owned table, the kernel sees to that), so a
    * grant needs to clear its pairs from it only then: one message less per
@@ -117,6 +113,8 @@ struct _SgNftGate
 typedef struct
 {
   guint16 type;
+  const char *table;   /* the table the message is about */
+  guint32 table_flags; /* NEWTABLE: the NFT_TABLE_F_* flags asked for */
   char *what;
 } SgBatchMsg;
 
@@ -189,9 +187,9 @@ batch_reserve (SgBatch *batch)
 
 /* Takes the message built at batch_reserve() into the batch. */
 static guint
-batch_commit (SgBatch *batch, const struct nlmsghdr *nlh, char *what)
+batch_commit (SgBatch *batch, const struct nlmsghdr *nlh, const char *table, char *what)
 {
-  SgBatchMsg msg = { .type = NFNL_MSG_TYPE (nlh->nlmsg_type), .what = what };
+  SgBatchMsg msg = { .type = NFNL_MSG_TYPE (nlh->nlmsg_type), .table = table, .what = what };
 
   g_assert (nlh->nlmsg_len <= SG_MSG_ROOM);
   batch->last_offset = batch->buf->len;
@@ -217,12 +215,13 @@ batch_end (SgBatch *batch)
 
 /* @flags < 0: no flags attribute, so an existing table is left as it is. */
 static guint
-batch_table (SgBatch *batch, guint16 msg_type, guint16 nl_flags, gint64 flags, char *what)
+batch_table (SgBatch *batch, const char *name, guint16 msg_type, guint16 nl_flags, gint64 flags,
+             char *what)
 {
   g_autoptr (SgNftnlTable) table = nftnl_table_alloc ();
   char *at = batch_reserve (batch);
 
-  nftnl_table_set_str (table, NFTNL_TABLE_NAME, SG_TABLE);
+  nftnl_table_set_str (table, NFTNL_TABLE_NAME, name);
   nftnl_table_set_u32 (table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
   if (flags >= 0)
     nftnl_table_set_u32 (table, NFTNL_TABLE_FLAGS, (guint32)flags);
@@ -230,19 +229,22 @@ batch_table (SgBatch *batch, guint16 msg_type, guint16 nl_flags, gint64 flags, c
   struct nlmsghdr *nlh
       = nftnl_table_nlmsg_build_hdr (at, msg_type, NFPROTO_INET, nl_flags, batch_next_seq (batch));
   nftnl_table_nlmsg_build_payload (nlh, table);
-  return batch_commit (batch, nlh, what);
+  guint index = batch_commit (batch, nlh, name, what);
+  g_array_index (batch->msgs, SgBatchMsg, index).table_flags = flags > 0 ? (guint32)flags : 0;
+  return index;
 }
 
 /* Sets */
 
 static void
-batch_set (SgBatch *batch, const char *name, guint32 key_type, guint32 key_len, guint32 byteorder)
+batch_set (SgBatch *batch, const char *table, const char *name, guint32 key_type, guint32 key_len,
+           guint32 byteorder)
 {
   g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
   g_autoptr (SgNftnlUdataBuf) udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
   char *at = batch_reserve (batch);
 
-  nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
+  nftnl_set_set_str (set, NFTNL_SET_TABLE, table);
   nftnl_set_set_str (set, NFTNL_SET_NAME, name);
   nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
   nftnl_set_set_u32 (set, NFTNL_SET_KEY_TYPE, key_type);
@@ -255,13 +257,13 @@ batch_set (SgBatch *batch, const char *name, guint32 key_type, guint32 key_len, 
   struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr (at, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
                                                 batch_next_seq (batch));
   nftnl_set_nlmsg_build_payload (nlh, set);
-  batch_commit (batch, nlh, g_strdup_printf ("create set %s", name));
+  batch_commit (batch, nlh, table, g_strdup_printf ("create set %s", name));
 }
 
 /* Set elements: @keys holds @n_keys keys of @key_len bytes each. */
 static void
-batch_set_elems (SgBatch *batch, guint16 msg_type, const char *set_name, const guint8 *keys,
-                 gsize key_len, gsize n_keys, const char *what)
+batch_set_elems (SgBatch *batch, const char *table, guint16 msg_type, const char *set_name,
+                 const guint8 *keys, gsize key_len, gsize n_keys, const char *what)
 {
   /* NEWSETELEM with CREATE but without EXCL: an element already there is fine. */
   guint16 nl_flags = msg_type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0;
@@ -272,7 +274,7 @@ batch_set_elems (SgBatch *batch, guint16 msg_type, const char *set_name, const g
       gsize last = MIN (n_keys, first + SG_ELEMS_PER_MSG);
       char *at = batch_reserve (batch);
 
-      nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
+      nftnl_set_set_str (set, NFTNL_SET_TABLE, table);
       nftnl_set_set_str (set, NFTNL_SET_NAME, set_name);
       nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
       for (gsize i = first; i < last; i++)
@@ -285,19 +287,19 @@ batch_set_elems (SgBatch *batch, guint16 msg_type, const char *set_name, const g
       struct nlmsghdr *nlh
           = nftnl_nlmsg_build_hdr (at, msg_type, NFPROTO_INET, nl_flags, batch_next_seq (batch));
       nftnl_set_elems_nlmsg_build_payload (nlh, set);
-      batch_commit (batch, nlh, g_strdup (what));
+      batch_commit (batch, nlh, table, g_strdup (what));
     }
 }
 
 /* Chains */
 
 static void
-batch_chain (SgBatch *batch, const char *name, guint32 hooknum)
+batch_chain (SgBatch *batch, const char *table, const char *name, guint32 hooknum)
 {
   g_autoptr (SgNftnlChain) chain = nftnl_chain_alloc ();
   char *at = batch_reserve (batch);
 
-  nftnl_chain_set_str (chain, NFTNL_CHAIN_TABLE, SG_TABLE);
+  nftnl_chain_set_str (chain, NFTNL_CHAIN_TABLE, table);
   nftnl_chain_set_str (chain, NFTNL_CHAIN_NAME, name);
   nftnl_chain_set_u32 (chain, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
   nftnl_chain_set_str (chain, NFTNL_CHAIN_TYPE, "filter");
@@ -308,7 +310,7 @@ batch_chain (SgBatch *batch, const char *name, guint32 hooknum)
   struct nlmsghdr *nlh = nftnl_chain_nlmsg_build_hdr (at, NFT_MSG_NEWCHAIN, NFPROTO_INET,
                                                       NLM_F_CREATE, batch_next_seq (batch));
   nftnl_chain_nlmsg_build_payload (nlh, chain);
-  batch_commit (batch, nlh, g_strdup_printf ("create chain %s", name));
+  batch_commit (batch, nlh, table, g_strdup_printf ("create chain %s", name));
 }
 
 /* Rules: expressions */
@@ -432,11 +434,11 @@ add_verdict (struct nftnl_rule *rule, guint32 verdict)
  * route lookup, so that only packets to gated ports pay for it. */
 
 static struct nftnl_rule *
-rule_new (const char *chain)
+rule_new (const char *table, const char *chain)
 {
   struct nftnl_rule *rule = nftnl_rule_alloc ();
 
-  nftnl_rule_set_str (rule, NFTNL_RULE_TABLE, SG_TABLE);
+  nftnl_rule_set_str (rule, NFTNL_RULE_TABLE, table);
   nftnl_rule_set_str (rule, NFTNL_RULE_CHAIN, chain);
   nftnl_rule_set_u32 (rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
   return rule;
@@ -450,9 +452,9 @@ rule_new (const char *chain)
  * table but added, first in the chain, in the batch of the first cut
  * elements, and stays until the next reset. */
 static struct nftnl_rule *
-rule_output_cut (void)
+rule_output_cut (const char *table)
 {
-  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+  struct nftnl_rule *rule = rule_new (table, SG_CHAIN_OUTPUT);
 
   add_l4proto_tcp (rule);
   add_uid_port_key (rule);
@@ -467,9 +469,9 @@ rule_output_cut (void)
  * Only the SYN is gated: ACKs and RSTs of TIME_WAIT and orphaned sockets carry
  * no socket uid, and rejecting them stalls connections (NOTES.md). */
 static struct nftnl_rule *
-rule_output_always (void)
+rule_output_always (const char *table)
 {
-  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+  struct nftnl_rule *rule = rule_new (table, SG_CHAIN_OUTPUT);
 
   add_l4proto_tcp (rule);
   add_tcp_syn_only (rule);
@@ -488,9 +490,9 @@ rule_output_always (void)
  * The port is looked up before the socket's uid is fetched, so that the
  * host's other new connections stop at the port. */
 static struct nftnl_rule *
-rule_output_deny (void)
+rule_output_deny (const char *table)
 {
-  struct nftnl_rule *rule = rule_new (SG_CHAIN_OUTPUT);
+  struct nftnl_rule *rule = rule_new (table, SG_CHAIN_OUTPUT);
 
   add_l4proto_tcp (rule);
   add_tcp_syn_only (rule);
@@ -507,9 +509,9 @@ rule_output_deny (void)
 /* iif != lo tcp dport @gated drop
  * lo is ifindex 1 in every network namespace. */
 static struct nftnl_rule *
-rule_input_remote (void)
+rule_input_remote (const char *table)
 {
-  struct nftnl_rule *rule = rule_new (SG_CHAIN_INPUT);
+  struct nftnl_rule *rule = rule_new (table, SG_CHAIN_INPUT);
   guint32 lo = 1;
 
   add_l4proto_tcp (rule);
@@ -522,17 +524,20 @@ rule_input_remote (void)
 }
 
 /* @first: at the head of the chain, else at its end. */
+typedef struct nftnl_rule *(*SgRuleFunc) (const char *table);
+
 static void
-batch_rule (SgBatch *batch, struct nftnl_rule *rule_owned, gboolean first, const char *what)
+batch_rule (SgBatch *batch, const char *table, SgRuleFunc rule_func, gboolean first,
+            const char *what)
 {
-  g_autoptr (SgNftnlRule) rule = rule_owned;
+  g_autoptr (SgNftnlRule) rule = rule_func (table);
   char *at = batch_reserve (batch);
   guint16 nl_flags = first ? NLM_F_CREATE : NLM_F_APPEND | NLM_F_CREATE;
 
   struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr (at, NFT_MSG_NEWRULE, NFPROTO_INET, nl_flags,
                                                      batch_next_seq (batch));
   nftnl_rule_nlmsg_build_payload (nlh, rule);
-  batch_commit (batch, nlh, g_strdup (what));
+  batch_commit (batch, nlh, table, g_strdup (what));
 }
 
 /* Keys */
@@ -717,17 +722,21 @@ gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
       const char *hint = batch->failed_index < 0 && batch->failed_errno == EPERM
                              ? " (changing nftables needs CAP_NET_ADMIN)"
                              : "";
+      const char *table = batch->failed_index < 0
+                              ? SG_TABLE
+                              : g_array_index (batch->msgs, SgBatchMsg, batch->failed_index).table;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (batch->failed_errno),
-                   "nftables table inet %s: could not %s: %s%s%s", SG_TABLE, what,
+                   "nftables table inet %s: could not %s: %s%s%s", table, what,
                    g_strerror (batch->failed_errno), kernel_says != NULL ? kernel_says : "", hint);
       return FALSE;
     }
 
   if (!batch->answered)
     {
+      const SgBatchMsg *last = &g_array_index (batch->msgs, SgBatchMsg, batch->msgs->len - 1);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "nftables table inet %s: the kernel did not acknowledge the request to %s",
-                   SG_TABLE, g_array_index (batch->msgs, SgBatchMsg, batch->msgs->len - 1).what);
+                   last->table, last->what);
       return FALSE;
     }
   return TRUE;
@@ -742,6 +751,7 @@ sg_nft_gate_new (SgTableMode mode, GError **error)
   int on = 1;
 
   gate->mode = mode;
+  gate->features = SG_NFT_KERNEL_ALL;
   gate->seq = (guint32)time (NULL);
   gate->nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
   if (gate->nl == NULL)
@@ -770,135 +780,301 @@ sg_nft_gate_new (SgTableMode mode, GError **error)
   return g_steal_pointer (&gate);
 }
 
-/* One batch: NEWTABLE (no flags: an existing table, an orphaned one included,
- * is left as it is; a table owned by another live socket is refused with
- * EPERM) ; DELTABLE ; NEWTABLE with @table_flags ; sets ; elements ; chains ;
- * rules. The kernel applies it atomically, so the deny never disappears.
+void
+sg_nft_gate_limit_kernel (SgNftGate *gate, SgNftKernelFeatures features)
+{
+  g_return_if_fail (gate != NULL);
+  gate->features &= features;
+  gate->limited |= SG_NFT_KERNEL_ALL & ~features;
+}
+
+/* The tables of @layout, the enforcing one first. */
+static guint
+layout_tables (SgNftLayout layout, const char *tables[2])
+{
+  if (layout == SG_NFT_LAYOUT_BACKSTOP)
+    {
+      tables[0] = SG_TABLE_OWNED;
+      tables[1] = SG_TABLE;
+      return 2;
+    }
+  tables[0] = SG_TABLE;
+  return 1;
+}
+
+/* Why @feature is not used: refused by this kernel, or taken away. */
+static const char *
+lack_reason (SgNftGate *gate, SgNftKernelFeatures feature)
+{
+  if (gate->limited & feature)
+    return "the gate was told to do without it";
+  if (feature == SG_NFT_KERNEL_TABLE_PERSIST)
+    return "this kernel refused it; it needs Linux 6.9 or later";
+  return "this kernel refused it; it needs Linux 5.12 or later";
+}
+
+/* The layout for the mode and what the kernel offers, and why, in words. */
+static gboolean
+choose_layout (SgNftGate *gate, SgNftLayout *layout, char **why, GError **error)
+{
+  gboolean owner = (gate->features & SG_NFT_KERNEL_TABLE_OWNER) != 0;
+  gboolean persist = owner && (gate->features & SG_NFT_KERNEL_TABLE_PERSIST) != 0;
+
+  switch (gate->mode)
+    {
+    case SG_TABLE_MODE_PLAIN:
+      *layout = SG_NFT_LAYOUT_PLAIN;
+      *why = g_strdup ("TableMode=plain");
+      return TRUE;
+    case SG_TABLE_MODE_PERSISTENT:
+      if (!persist)
+        {
+          g_set_error (
+              error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+              "TableMode is persistent, but the nftables table cannot be owned and "
+              "persistent: NFT_TABLE_F_%s: %s. Write TableMode=auto, which uses what "
+              "this kernel offers",
+              owner ? "PERSIST" : "OWNER",
+              lack_reason (gate, owner ? SG_NFT_KERNEL_TABLE_PERSIST : SG_NFT_KERNEL_TABLE_OWNER));
+          return FALSE;
+        }
+      *layout = SG_NFT_LAYOUT_PERSISTENT;
+      *why = g_strdup ("TableMode=persistent");
+      return TRUE;
+    case SG_TABLE_MODE_BACKSTOP:
+      if (!owner)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "TableMode is backstop, but the nftables table cannot be owned by the "
+                       "helper: NFT_TABLE_F_OWNER: %s. Write TableMode=auto, which uses what "
+                       "this kernel offers",
+                       lack_reason (gate, SG_NFT_KERNEL_TABLE_OWNER));
+          return FALSE;
+        }
+      *layout = SG_NFT_LAYOUT_BACKSTOP;
+      *why = g_strdup ("TableMode=backstop");
+      return TRUE;
+    case SG_TABLE_MODE_AUTO:
+      if (persist)
+        {
+          *layout = SG_NFT_LAYOUT_PERSISTENT;
+          *why = g_strdup ("TableMode=auto; this kernel has NFT_TABLE_F_PERSIST");
+        }
+      else if (owner)
+        {
+          *layout = SG_NFT_LAYOUT_BACKSTOP;
+          *why = g_strdup_printf ("TableMode=auto; no NFT_TABLE_F_PERSIST (%s), but "
+                                  "NFT_TABLE_F_OWNER works",
+                                  lack_reason (gate, SG_NFT_KERNEL_TABLE_PERSIST));
+        }
+      else
+        {
+          *layout = SG_NFT_LAYOUT_PLAIN;
+          *why = g_strdup_printf ("TableMode=auto; no NFT_TABLE_F_OWNER (%s)",
+                                  lack_reason (gate, SG_NFT_KERNEL_TABLE_OWNER));
+        }
+      return TRUE;
+    default:
+      /* A mode this file does not know must not become a weaker table. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "TableMode %s is not known to the nftables gate",
+                   sg_table_mode_to_string (gate->mode));
+      return FALSE;
+    }
+}
+
+static char *
+layout_describe (SgNftLayout layout, const char *why)
+{
+  switch (layout)
+    {
+    case SG_NFT_LAYOUT_PERSISTENT:
+      return g_strdup_printf ("one table inet %s, owned by the helper and persistent: nobody else "
+                              "can change or delete it, and it keeps the deny when the helper "
+                              "is gone (%s)",
+                              SG_TABLE, why);
+    case SG_NFT_LAYOUT_BACKSTOP:
+      return g_strdup_printf ("table inet %s, owned by the helper, which nobody else can change "
+                              "while the helper lives, and the plain backstop table inet %s, "
+                              "which keeps the deny when the helper is gone; a connection must "
+                              "pass both (%s)",
+                              SG_TABLE_OWNED, SG_TABLE, why);
+    case SG_NFT_LAYOUT_PLAIN:
+      return g_strdup_printf ("one plain table inet %s, which any root process can change or "
+                              "delete; the helper puts it back when that happens, but the ports "
+                              "are open for the milliseconds in between (%s)",
+                              SG_TABLE, why);
+    case SG_NFT_LAYOUT_NONE:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* One table's contents: sets, elements, chains, rules (the cut rule comes
+ * with the first cut: rule_output_cut). */
+static void
+batch_gate_table (SgBatch *batch, const char *table, GByteArray *port_keys, gsize n_ports,
+                  const guint32 *always_uids, gsize n_always)
+{
+  batch_set (batch, table, SG_SET_GATED, SG_NFT_TYPE_INET_SERVICE, SG_PORT_KEY_LEN,
+             SG_NFT_BYTEORDER_BIG);
+  batch_set (batch, table, SG_SET_GRANTED, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN,
+             SG_NFT_BYTEORDER_INVALID);
+  batch_set (batch, table, SG_SET_ALWAYS, SG_NFT_TYPE_UID, SG_UID_KEY_LEN, SG_NFT_BYTEORDER_HOST);
+  batch_set (batch, table, SG_SET_CUT, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN,
+             SG_NFT_BYTEORDER_INVALID);
+
+  batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_GATED, port_keys->data,
+                   sizeof (guint16), n_ports, "add the gated ports to set " SG_SET_GATED);
+  batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_ALWAYS, (const guint8 *)always_uids,
+                   sizeof (guint32), n_always, "add the always-allowed uids to set " SG_SET_ALWAYS);
+
+  batch_chain (batch, table, SG_CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
+  batch_chain (batch, table, SG_CHAIN_INPUT, NF_INET_LOCAL_IN);
+
+  batch_rule (batch, table, rule_output_always, FALSE,
+              "add the always-allow rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, table, rule_output_deny, FALSE, "add the deny rule to chain " SG_CHAIN_OUTPUT);
+  batch_rule (batch, table, rule_input_remote, FALSE,
+              "add the remote-drop rule to chain " SG_CHAIN_INPUT);
+}
+
+/* Both names, whatever the layout: "make sure it exists" then "delete it"
+ * for each (so a missing one is no error), 4 messages before the first
+ * create. */
+#define SG_RESET_MSG_FIRST_CREATE 4
+
+/* One batch: for both table names, NEWTABLE (no flags: an existing table,
+ * an orphaned one included, is left as it is; a table owned by another live
+ * socket is refused with EPERM) and DELTABLE; then, for each table of
+ * @layout, NEWTABLE with its flags, its sets, elements, chains and rules. The
+ * kernel applies it atomically, so the deny never disappears, and what
+ * another layout left (a persistent orphan, a backstop) goes with it.
  *
  * When an owner's socket closes, the kernel keeps a PERSIST table but drops
  * its OWNER flag: the orphan has no owner, so anyone may delete it, and this
  * batch takes it over by replacing it. The kernel's own adoption (NEWTABLE
  * with OWNER|PERSIST on the orphan) is not used: on a plain table of the same
  * name it fails with EOPNOTSUPP, while this batch replaces that too. */
-static gboolean
-gate_replace_table (SgNftGate *gate, guint32 table_flags, const guint16 *ports, gsize n_ports,
-                    const guint32 *always_uids, gsize n_always, gint *failed_index,
-                    int *failed_errno, GError **error)
+static SgBatch *
+reset_batch (SgNftGate *gate, SgNftLayout layout, const guint16 *ports, gsize n_ports,
+             const guint32 *always_uids, gsize n_always)
 {
-  g_autoptr (SgBatch) batch = batch_new (gate);
+  SgBatch *batch = batch_new (gate);
   g_autoptr (GByteArray) port_keys = g_byte_array_new ();
+  const char *names[] = { SG_TABLE, SG_TABLE_OWNED };
+  const char *tables[2];
+  guint n_tables = layout_tables (layout, tables);
 
-  batch_table (batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, -1,
-               g_strdup_printf ("make sure table inet %s exists", SG_TABLE));
-  batch_table (batch, NFT_MSG_DELTABLE, 0, -1,
-               g_strdup_printf ("delete the old table inet %s", SG_TABLE));
-  batch_table (batch, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, table_flags,
-               table_flags != 0 ? g_strdup_printf ("create table inet %s owned by this process "
-                                                   "and persistent (flags 0x%x)",
-                                                   SG_TABLE, table_flags)
-                                : g_strdup_printf ("create table inet %s", SG_TABLE));
-
-  batch_set (batch, SG_SET_GATED, SG_NFT_TYPE_INET_SERVICE, sizeof (guint16), SG_NFT_BYTEORDER_BIG);
-  batch_set (batch, SG_SET_GRANTED, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN,
-             SG_NFT_BYTEORDER_INVALID);
-  batch_set (batch, SG_SET_ALWAYS, SG_NFT_TYPE_UID, sizeof (guint32), SG_NFT_BYTEORDER_HOST);
-  batch_set (batch, SG_SET_CUT, SG_NFT_TYPE_UID_SERVICE, SG_PAIR_KEY_LEN, SG_NFT_BYTEORDER_INVALID);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      batch_table (batch, names[i], NFT_MSG_NEWTABLE, NLM_F_CREATE, -1,
+                   g_strdup_printf ("make sure table inet %s exists", names[i]));
+      batch_table (batch, names[i], NFT_MSG_DELTABLE, 0, -1,
+                   g_strdup_printf ("delete the old table inet %s", names[i]));
+    }
+  g_assert (batch->msgs->len == SG_RESET_MSG_FIRST_CREATE);
 
   for (gsize i = 0; i < n_ports; i++)
     {
       guint16 port_be = htons (ports[i]);
       g_byte_array_append (port_keys, (const guint8 *)&port_be, sizeof port_be);
     }
-  batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_GATED, port_keys->data, sizeof (guint16),
-                   n_ports, "add the gated ports to set " SG_SET_GATED);
-  batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_ALWAYS, (const guint8 *)always_uids,
-                   sizeof (guint32), n_always, "add the always-allowed uids to set " SG_SET_ALWAYS);
 
-  batch_chain (batch, SG_CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
-  batch_chain (batch, SG_CHAIN_INPUT, NF_INET_LOCAL_IN);
-
-  /* No cut rule: it comes with the first cut (rule_output_cut). */
-  batch_rule (batch, rule_output_always (), FALSE,
-              "add the always-allow rule to chain " SG_CHAIN_OUTPUT);
-  batch_rule (batch, rule_output_deny (), FALSE, "add the deny rule to chain " SG_CHAIN_OUTPUT);
-  batch_rule (batch, rule_input_remote (), FALSE,
-              "add the remote-drop rule to chain " SG_CHAIN_INPUT);
-
-  gboolean ok = gate_talk (gate, batch, error);
-  *failed_index = batch->failed_index;
-  *failed_errno = batch->failed_errno;
-  return ok;
+  for (guint i = 0; i < n_tables; i++)
+    {
+      guint32 flags = 0;
+      if (layout == SG_NFT_LAYOUT_PERSISTENT)
+        flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+      else if (g_str_equal (tables[i], SG_TABLE_OWNED))
+        flags = NFT_TABLE_F_OWNER;
+      batch_table (batch, tables[i], NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, flags,
+                   flags == 0 ? g_strdup_printf ("create table inet %s", tables[i])
+                   : flags & NFT_TABLE_F_PERSIST
+                       ? g_strdup_printf ("create table inet %s owned by this process and "
+                                          "persistent (flags 0x%x)",
+                                          tables[i], flags)
+                       : g_strdup_printf ("create table inet %s owned by this process (flags "
+                                          "0x%x)",
+                                          tables[i], flags));
+      batch_gate_table (batch, tables[i], port_keys, n_ports, always_uids, n_always);
+    }
+  return batch;
 }
 
-/* Indices of the reset batch's table messages (see gate_replace_table). */
-#define SG_RESET_MSG_ENSURE_TABLE 0
-#define SG_RESET_MSG_DELETE_TABLE 1
-#define SG_RESET_MSG_CREATE_TABLE 2
+static void
+set_layout (SgNftGate *gate, SgNftLayout layout, const char *why)
+{
+  gboolean changed = layout != gate->layout;
+
+  gate->layout = layout;
+  g_free (gate->layout_text);
+  gate->layout_text = layout_describe (layout, why);
+  if (!changed)
+    return;
+  /* A plain table that the mode did not ask for is a weaker gate. */
+  if (layout == SG_NFT_LAYOUT_PLAIN && gate->mode != SG_TABLE_MODE_PLAIN)
+    g_warning ("nftables layout: %s", gate->layout_text);
+  else
+    g_message ("nftables layout: %s", gate->layout_text);
+}
 
 gboolean
 sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const guint32 *always_uids,
                    gsize n_always, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
-  gint failed_index = -1;
-  int failed_errno = 0;
-
   g_return_val_if_fail (gate != NULL, FALSE);
   g_return_val_if_fail (ports != NULL || n_ports == 0, FALSE);
   g_return_val_if_fail (always_uids != NULL || n_always == 0, FALSE);
 
-  gboolean want_owner = gate->mode != SG_TABLE_MODE_PLAIN && !gate->kernel_lacks_persist;
-  guint32 flags = want_owner ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST : 0;
-
-  if (gate_replace_table (gate, flags, ports, n_ports, always_uids, n_always, &failed_index,
-                          &failed_errno, &local_error))
+  /* Each round that fails on a flag takes a feature away, so this ends. */
+  for (;;)
     {
-      gate->owned = gate->persistent = flags != 0;
-      gate->cut_used = gate->cut_rule = FALSE;
-      return TRUE;
-    }
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *why = NULL;
+      SgNftLayout layout;
 
-  /* The owner check on the table lookup: another live socket owns it. */
-  if (failed_errno == EPERM
-      && (failed_index == SG_RESET_MSG_ENSURE_TABLE || failed_index == SG_RESET_MSG_DELETE_TABLE))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                   "nftables table inet %s is owned by another live process: another "
-                   "seatgate-helper seems to own it (the kernel said: %s)",
-                   SG_TABLE, g_strerror (failed_errno));
-      return FALSE;
-    }
-
-  /* Kernels before 6.9 refuse the PERSIST flag (before 5.12, OWNER too). An
-   * owned table that is not persistent would vanish with the helper, opening
-   * the ports, so the fallback is a plain table. */
-  if (flags != 0 && failed_index == SG_RESET_MSG_CREATE_TABLE
-      && (failed_errno == EOPNOTSUPP || failed_errno == EINVAL))
-    {
-      if (gate->mode == SG_TABLE_MODE_PERSISTENT)
+      if (!choose_layout (gate, &layout, &why, error))
+        return FALSE;
+      g_autoptr (SgBatch) batch = reset_batch (gate, layout, ports, n_ports, always_uids, n_always);
+      if (gate_talk (gate, batch, &local_error))
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                       "This kernel cannot keep an owned, persistent nftables table (it needs "
-                       "Linux 6.9 or later), and TableMode is persistent: %s",
-                       local_error->message);
+          gate->cut_used = gate->cut_rule = FALSE;
+          set_layout (gate, layout, why);
+          return TRUE;
+        }
+
+      const SgBatchMsg *failed = batch->failed_index >= 0
+                                     ? &g_array_index (batch->msgs, SgBatchMsg, batch->failed_index)
+                                     : NULL;
+      /* The owner check on the table lookup: another live socket owns it. */
+      if (failed != NULL && batch->failed_errno == EPERM
+          && batch->failed_index < SG_RESET_MSG_FIRST_CREATE)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                       "nftables table inet %s is owned by another live process: another "
+                       "seatgate-helper seems to own it (the kernel said: %s)",
+                       failed->table, g_strerror (batch->failed_errno));
           return FALSE;
         }
-      g_warning ("This kernel cannot keep an owned, persistent nftables table (it needs Linux "
-                 "6.9 or later: %s); using a plain table inet %s, which any root process can "
-                 "change or flush",
-                 g_strerror (failed_errno), SG_TABLE);
-      gate->kernel_lacks_persist = TRUE;
-      g_clear_error (&local_error);
-      if (!gate_replace_table (gate, 0, ports, n_ports, always_uids, n_always, &failed_index,
-                               &failed_errno, error))
-        return FALSE;
-      gate->owned = gate->persistent = FALSE;
-      gate->cut_used = gate->cut_rule = FALSE;
-      return TRUE;
-    }
 
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return FALSE;
+      /* Kernels before 6.9 refuse the PERSIST flag, before 5.12 OWNER too
+       * (nf_tables_newtable: flags outside NFT_TABLE_F_MASK are EOPNOTSUPP). */
+      if (failed != NULL && failed->type == NFT_MSG_NEWTABLE && failed->table_flags != 0
+          && (batch->failed_errno == EOPNOTSUPP || batch->failed_errno == EINVAL))
+        {
+          SgNftKernelFeatures lacking = failed->table_flags & NFT_TABLE_F_PERSIST
+                                            ? SG_NFT_KERNEL_TABLE_PERSIST
+                                            : SG_NFT_KERNEL_TABLE_OWNER;
+          g_debug ("The kernel refused table flags 0x%x (%s); trying a table without them",
+                   failed->table_flags, local_error->message);
+          gate->features &= ~lacking;
+          continue;
+        }
+
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
 }
 
 /* Removes pairs from @set_name whether they are there or not. DESTROYSETELEM
@@ -906,17 +1082,19 @@ sg_nft_gate_reset (SgNftGate *gate, const guint16 *ports, gsize n_ports, const g
  * the batch, so the element is first added (CREATE, no EXCL) and then deleted
  * in the same batch: the transaction never shows it. */
 static void
-batch_remove_pairs (SgNftGate *gate, SgBatch *batch, const char *set_name, GByteArray *keys,
-                    gsize n_keys, const char *what)
+batch_remove_pairs (SgNftGate *gate, SgBatch *batch, const char *table, const char *set_name,
+                    GByteArray *keys, gsize n_keys, const char *what)
 {
-  if (!gate->kernel_lacks_destroy)
+  if (gate->features & SG_NFT_KERNEL_DESTROY_SETELEM)
     {
-      batch_set_elems (batch, SG_NFT_MSG_DESTROYSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN,
-                       n_keys, what);
+      batch_set_elems (batch, table, SG_NFT_MSG_DESTROYSETELEM, set_name, keys->data,
+                       SG_PAIR_KEY_LEN, n_keys, what);
       return;
     }
-  batch_set_elems (batch, NFT_MSG_NEWSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys, what);
-  batch_set_elems (batch, NFT_MSG_DELSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys, what);
+  batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys,
+                   what);
+  batch_set_elems (batch, table, NFT_MSG_DELSETELEM, set_name, keys->data, SG_PAIR_KEY_LEN, n_keys,
+                   what);
 }
 
 typedef enum
@@ -926,45 +1104,66 @@ typedef enum
   SG_PAIRS_CUT,
 } SgPairsOp;
 
-static SgBatch *
-pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, gsize n_ports)
+/* Before a reset the layout is unknown: the changes go to inet seatgate. */
+static guint
+gate_tables (SgNftGate *gate, const char *tables[2])
 {
-  SgBatch *batch = batch_new (gate);
-  g_autoptr (GByteArray) keys = pair_keys (uid, ports, n_ports);
-  g_autofree char *ports_str = sg_ports_to_string (ports, n_ports);
+  return layout_tables (gate->layout, tables);
+}
+
+static void
+batch_pairs_in (SgNftGate *gate, SgBatch *batch, const char *table, SgPairsOp op, guint32 uid,
+                GByteArray *keys, gsize n_ports, const char *ports_str)
+{
   g_autofree char *what = NULL;
 
   switch (op)
     {
     case SG_PAIRS_GRANT:
       what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_GRANTED);
-      batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_GRANTED, keys->data, SG_PAIR_KEY_LEN,
-                       n_ports, what);
+      batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_GRANTED, keys->data,
+                       SG_PAIR_KEY_LEN, n_ports, what);
       if (!gate->cut_used)
         break;
       g_free (what);
       what
           = g_strdup_printf ("remove uid %u on port(s) %s from set %s", uid, ports_str, SG_SET_CUT);
-      batch_remove_pairs (gate, batch, SG_SET_CUT, keys, n_ports, what);
+      batch_remove_pairs (gate, batch, table, SG_SET_CUT, keys, n_ports, what);
       break;
     case SG_PAIRS_REVOKE:
       what = g_strdup_printf ("remove uid %u on port(s) %s from set %s", uid, ports_str,
                               SG_SET_GRANTED);
-      batch_remove_pairs (gate, batch, SG_SET_GRANTED, keys, n_ports, what);
+      batch_remove_pairs (gate, batch, table, SG_SET_GRANTED, keys, n_ports, what);
       break;
     case SG_PAIRS_CUT:
-      gate->cut_used = TRUE;
       /* Until the kernel confirmed a cut, the rule may be missing: send it
        * (again) with the elements. A second copy would do no harm. */
       if (!gate->cut_rule)
-        batch_rule (batch, rule_output_cut (), TRUE, "add the cut rule to chain " SG_CHAIN_OUTPUT);
+        batch_rule (batch, table, rule_output_cut, TRUE,
+                    "add the cut rule to chain " SG_CHAIN_OUTPUT);
       what = g_strdup_printf ("add uid %u on port(s) %s to set %s", uid, ports_str, SG_SET_CUT);
-      batch_set_elems (batch, NFT_MSG_NEWSETELEM, SG_SET_CUT, keys->data, SG_PAIR_KEY_LEN, n_ports,
-                       what);
+      batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_CUT, keys->data, SG_PAIR_KEY_LEN,
+                       n_ports, what);
       break;
     default:
       g_assert_not_reached ();
     }
+}
+
+/* One batch for every table of the layout: they never disagree. */
+static SgBatch *
+pairs_batch (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *ports, gsize n_ports)
+{
+  SgBatch *batch = batch_new (gate);
+  g_autoptr (GByteArray) keys = pair_keys (uid, ports, n_ports);
+  g_autofree char *ports_str = sg_ports_to_string (ports, n_ports);
+  const char *tables[2];
+  guint n_tables = gate_tables (gate, tables);
+
+  if (op == SG_PAIRS_CUT)
+    gate->cut_used = TRUE;
+  for (guint i = 0; i < n_tables; i++)
+    batch_pairs_in (gate, batch, tables[i], op, uid, keys, n_ports, ports_str);
   return batch;
 }
 
@@ -985,14 +1184,14 @@ gate_change_pairs (SgNftGate *gate, SgPairsOp op, guint32 uid, const guint16 *po
 
   /* A kernel older than 6.3 does not know DESTROYSETELEM (nfnetlink answers
    * EINVAL for an unknown message type): fall back, once and for all. */
-  if (!ok && !gate->kernel_lacks_destroy && batch->failed_index >= 0
+  if (!ok && (gate->features & SG_NFT_KERNEL_DESTROY_SETELEM) && batch->failed_index >= 0
       && g_array_index (batch->msgs, SgBatchMsg, batch->failed_index).type
              == SG_NFT_MSG_DESTROYSETELEM
       && (batch->failed_errno == EINVAL || batch->failed_errno == EOPNOTSUPP))
     {
       g_debug ("The kernel refused DESTROYSETELEM (%s); deleting elements by adding them first",
                g_strerror (batch->failed_errno));
-      gate->kernel_lacks_destroy = TRUE;
+      gate->features &= ~SG_NFT_KERNEL_DESTROY_SETELEM;
       g_clear_error (&local_error);
       g_autoptr (SgBatch) retry = pairs_batch (gate, op, uid, ports, n_ports);
       ok = gate_talk (gate, retry, &local_error);
@@ -1031,18 +1230,26 @@ sg_nft_gate_cut (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_por
 gboolean
 sg_nft_gate_flush_grants (SgNftGate *gate, GError **error)
 {
-  g_autoptr (SgBatch) batch = batch_new (gate);
-  g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
-  char *at = batch_reserve (batch);
+  g_return_val_if_fail (gate != NULL, FALSE);
 
-  /* DELSETELEM without an element list empties the whole set. */
-  nftnl_set_set_str (set, NFTNL_SET_TABLE, SG_TABLE);
-  nftnl_set_set_str (set, NFTNL_SET_NAME, SG_SET_GRANTED);
-  nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
-  struct nlmsghdr *nlh
-      = nftnl_nlmsg_build_hdr (at, NFT_MSG_DELSETELEM, NFPROTO_INET, 0, batch_next_seq (batch));
-  nftnl_set_elems_nlmsg_build_payload (nlh, set);
-  batch_commit (batch, nlh, g_strdup ("empty set " SG_SET_GRANTED));
+  g_autoptr (SgBatch) batch = batch_new (gate);
+  const char *tables[2];
+  guint n_tables = gate_tables (gate, tables);
+
+  for (guint i = 0; i < n_tables; i++)
+    {
+      g_autoptr (SgNftnlSet) set = nftnl_set_alloc ();
+      char *at = batch_reserve (batch);
+
+      /* DELSETELEM without an element list empties the whole set. */
+      nftnl_set_set_str (set, NFTNL_SET_TABLE, tables[i]);
+      nftnl_set_set_str (set, NFTNL_SET_NAME, SG_SET_GRANTED);
+      nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
+      struct nlmsghdr *nlh
+          = nftnl_nlmsg_build_hdr (at, NFT_MSG_DELSETELEM, NFPROTO_INET, 0, batch_next_seq (batch));
+      nftnl_set_elems_nlmsg_build_payload (nlh, set);
+      batch_commit (batch, nlh, tables[i], g_strdup ("empty set " SG_SET_GRANTED));
+    }
   return gate_talk (gate, batch, error);
 }
 
@@ -1050,14 +1257,28 @@ gboolean
 sg_nft_gate_is_owned (SgNftGate *gate)
 {
   g_return_val_if_fail (gate != NULL, FALSE);
-  return gate->owned;
+  return gate->layout == SG_NFT_LAYOUT_PERSISTENT || gate->layout == SG_NFT_LAYOUT_BACKSTOP;
 }
 
 gboolean
 sg_nft_gate_is_persistent (SgNftGate *gate)
 {
   g_return_val_if_fail (gate != NULL, FALSE);
-  return gate->persistent;
+  return gate->layout == SG_NFT_LAYOUT_PERSISTENT;
+}
+
+SgNftLayout
+sg_nft_gate_get_layout (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, SG_NFT_LAYOUT_NONE);
+  return gate->layout;
+}
+
+const char *
+sg_nft_gate_describe_layout (SgNftGate *gate)
+{
+  g_return_val_if_fail (gate != NULL, NULL);
+  return gate->layout_text;
 }
 
 guint32
@@ -1075,12 +1296,14 @@ sg_nft_gate_last_batch_ns (SgNftGate *gate)
 }
 
 /* Closing the socket is what the kernel acts on: an owned, persistent table
- * becomes an orphan (still denying) for the next helper to take over. */
+ * becomes an orphan (still denying) for the next helper to take over; an
+ * owned table that is not persistent goes, leaving the backstop. */
 void
 sg_nft_gate_free (SgNftGate *gate)
 {
   if (gate == NULL)
     return;
   mnl_socket_close (gate->nl);
+  g_free (gate->layout_text);
   g_free (gate);
 }

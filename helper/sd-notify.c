@@ -1,49 +1,17 @@
 #include "sd-notify.h"
 
-#include <errno.h>
 #include <gio/gio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 gboolean
 sg_sd_notify (const char *state, GError **error)
 {
-  const char *path = g_getenv ("NOTIFY_SOCKET");
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  socklen_t addr_len;
+  int r = sd_notify (0, state);
 
-  if (path == NULL || *path == '\0')
-    return TRUE;
-  gsize path_len = strlen (path);
-  if ((path[0] != '/' && path[0] != '@') || path_len >= sizeof (addr.sun_path))
+  if (r < 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "NOTIFY_SOCKET=%s is not a socket path", path);
-      return FALSE;
-    }
-  memcpy (addr.sun_path, path, path_len);
-  if (path[0] == '@')
-    addr.sun_path[0] = '\0'; /* abstract namespace */
-  addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + path_len);
-
-  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socket: %s",
-                   g_strerror (saved));
-      return FALSE;
-    }
-  ssize_t sent = sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &addr,
-                         addr_len);
-  int saved = errno;
-  close (fd);
-  if (sent < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "sending %s to %s: %s", state, path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "sending %s to systemd: %s",
+                   state, g_strerror (-r));
       return FALSE;
     }
   return TRUE;
@@ -62,13 +30,9 @@ watchdog_ping (gpointer data)
 guint
 sg_sd_watchdog_start (void)
 {
-  const char *usec_text = g_getenv ("WATCHDOG_USEC");
-  const char *pid_text = g_getenv ("WATCHDOG_PID");
-  guint64 usec;
+  uint64_t usec = 0;
 
-  if (usec_text == NULL || !g_ascii_string_to_unsigned (usec_text, 10, 1, G_MAXUINT64, &usec, NULL))
-    return 0;
-  if (pid_text != NULL && g_ascii_strtoull (pid_text, NULL, 10) != (guint64) getpid ())
+  if (sd_watchdog_enabled (0, &usec) <= 0 || usec == 0)
     return 0;
   watchdog_ping (NULL);
   return g_timeout_add (MAX (usec / 2000, 1), watchdog_ping, NULL);

@@ -1,12 +1,13 @@
 #include "seat-monitor.h"
 
 #include "sg-error.h"
+#include "sg-logind.h"
 
-#define LOGIND_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER LOGIND_NAME ".Manager"
-#define LOGIND_SEAT LOGIND_NAME ".Seat"
-#define LOGIND_SESSION LOGIND_NAME ".Session"
+#define LOGIND_NAME SG_LOGIND_NAME
+#define LOGIND_PATH SG_LOGIND_PATH
+#define LOGIND_MANAGER SG_LOGIND_MANAGER
+#define LOGIND_SEAT SG_LOGIND_SEAT
+#define LOGIND_SESSION SG_LOGIND_SESSION
 #define CALL_TIMEOUT_MS 10000
 
 typedef struct
@@ -27,8 +28,8 @@ struct _SgSeatMonitor
   GPtrArray *seats;   /* SeatState* */
   guint watch_id;
   guint subscriptions[4];
-  gboolean present;
-  char *owner;        /* logind's unique name: signals from anyone else are forged */
+  char *owner;        /* logind's unique name, NULL while it is not on the bus:
+                         signals are taken from it alone */
   guint pending;      /* seat reads under way */
   guint generation;   /* bumped when logind goes: late replies are dropped */
   GCancellable *cancellable;
@@ -44,20 +45,6 @@ typedef struct
   SeatState *seat;
   guint generation;
 } SeatRead;
-
-void
-sg_session_info_free (SgSessionInfo *info)
-{
-  if (info == NULL)
-    return;
-  g_free (info->id);
-  g_free (info->object_path);
-  g_free (info->seat);
-  g_free (info->session_class);
-  g_free (info->type);
-  g_free (info->state);
-  g_free (info);
-}
 
 static void
 seat_state_free (SeatState *seat)
@@ -297,14 +284,6 @@ read_seat (SgSeatMonitor *monitor, SeatState *seat)
                           seat_path_read, read);
 }
 
-/* GLib before 2.80.1 (unless patched against CVE-2024-34397) delivers
- * signals subscribed by well-known name from any sender. */
-static gboolean
-from_logind (SgSeatMonitor *monitor, const char *sender)
-{
-  return monitor->owner != NULL && g_strcmp0 (sender, monitor->owner) == 0;
-}
-
 static void
 on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char *path,
                             const char *iface, const char *signal, GVariant *params, gpointer data)
@@ -315,8 +294,7 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autofree const char **invalidated = NULL;
   const char *id, *session_path;
 
-  if (!from_logind (monitor, sender) || seat == NULL
-      || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (seat == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
@@ -346,7 +324,7 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
   g_autofree const char **invalidated = NULL;
   gboolean active = TRUE;
 
-  if (!from_logind (monitor, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (!(g_variant_lookup (changed, "Active", "b", &active) ? !active
@@ -376,7 +354,7 @@ on_session_removed (GDBusConnection *bus, const char *sender, const char *path, 
   SgSeatMonitor *monitor = data;
   const char *session_path;
 
-  if (!from_logind (monitor, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(so)")))
     return;
   g_variant_get (params, "(&s&o)", NULL, &session_path);
   g_hash_table_remove (monitor->session_uids, session_path);
@@ -389,15 +367,20 @@ on_session_new (GDBusConnection *bus, const char *sender, const char *path, cons
 {
   SgSeatMonitor *monitor = data;
 
-  if (!from_logind (monitor, sender))
-    return;
   /* A seat logind did not know at start may exist now. */
   for (guint i = 0; i < monitor->seats->len; i++)
     {
       SeatState *seat = g_ptr_array_index (monitor->seats, i);
-      if (monitor->present && seat->path == NULL)
+      if (monitor->owner != NULL && seat->path == NULL)
         read_seat (monitor, seat);
     }
+}
+
+static void
+unsubscribe (SgSeatMonitor *monitor)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (monitor->subscriptions); i++)
+    sg_logind_unsubscribe (monitor->bus, &monitor->subscriptions[i]);
 }
 
 static void
@@ -406,9 +389,20 @@ on_logind_appeared (GDBusConnection *bus, const char *name, const char *owner, g
   SgSeatMonitor *monitor = data;
 
   g_message ("logind is on the bus (%s); reading the seats", owner);
-  monitor->present = TRUE;
   g_free (monitor->owner);
   monitor->owner = g_strdup (owner);
+  /* Subscribed before anything is read, so that no change falls between. */
+  unsubscribe (monitor);
+  monitor->subscriptions[0]
+      = sg_logind_subscribe (bus, owner, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                             NULL, LOGIND_SEAT, on_seat_properties_changed, monitor);
+  monitor->subscriptions[1]
+      = sg_logind_subscribe (bus, owner, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                             NULL, LOGIND_SESSION, on_session_properties_changed, monitor);
+  monitor->subscriptions[2] = sg_logind_subscribe (bus, owner, LOGIND_MANAGER, "SessionRemoved",
+                                                   LOGIND_PATH, NULL, on_session_removed, monitor);
+  monitor->subscriptions[3] = sg_logind_subscribe (bus, owner, LOGIND_MANAGER, "SessionNew",
+                                                   LOGIND_PATH, NULL, on_session_new, monitor);
   for (guint i = 0; i < monitor->seats->len; i++)
     read_seat (monitor, g_ptr_array_index (monitor->seats, i));
 }
@@ -417,10 +411,10 @@ static void
 on_logind_vanished (GDBusConnection *bus, const char *name, gpointer data)
 {
   SgSeatMonitor *monitor = data;
-  gboolean was_present = monitor->present;
+  gboolean was_present = monitor->owner != NULL;
 
-  monitor->present = FALSE;
   g_clear_pointer (&monitor->owner, g_free);
+  unsubscribe (monitor);
   monitor->generation++;
   monitor->pending = 0;
   g_hash_table_remove_all (monitor->session_uids);
@@ -460,19 +454,6 @@ sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
       g_ptr_array_add (monitor->seats, seat);
     }
 
-  /* Subscribe before reading anything, so no change falls in between. */
-  monitor->subscriptions[0] = g_dbus_connection_signal_subscribe (
-      bus, LOGIND_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL, LOGIND_SEAT,
-      G_DBUS_SIGNAL_FLAGS_NONE, on_seat_properties_changed, monitor, NULL);
-  monitor->subscriptions[1] = g_dbus_connection_signal_subscribe (
-      bus, LOGIND_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL,
-      LOGIND_SESSION, G_DBUS_SIGNAL_FLAGS_NONE, on_session_properties_changed, monitor, NULL);
-  monitor->subscriptions[2] = g_dbus_connection_signal_subscribe (
-      bus, LOGIND_NAME, LOGIND_MANAGER, "SessionRemoved", LOGIND_PATH, NULL,
-      G_DBUS_SIGNAL_FLAGS_NONE, on_session_removed, monitor, NULL);
-  monitor->subscriptions[3] = g_dbus_connection_signal_subscribe (
-      bus, LOGIND_NAME, LOGIND_MANAGER, "SessionNew", LOGIND_PATH, NULL,
-      G_DBUS_SIGNAL_FLAGS_NONE, on_session_new, monitor, NULL);
   monitor->watch_id = g_bus_watch_name_on_connection (bus, LOGIND_NAME,
                                                       G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                       on_logind_appeared, on_logind_vanished,
@@ -495,21 +476,21 @@ find_seat (SgSeatMonitor *monitor, const char *name)
 gboolean
 sg_seat_monitor_is_present (SgSeatMonitor *monitor)
 {
-  return monitor->present;
+  return monitor->owner != NULL;
 }
 
 const char *
 sg_seat_monitor_get_active_session (SgSeatMonitor *monitor, const char *seat_name)
 {
   SeatState *seat = find_seat (monitor, seat_name);
-  return seat != NULL && monitor->present ? seat->active : NULL;
+  return seat != NULL && monitor->owner != NULL ? seat->active : NULL;
 }
 
 const char *
 sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, const char *seat_name)
 {
   SeatState *seat = find_seat (monitor, seat_name);
-  return seat != NULL && monitor->present ? seat->active_path : NULL;
+  return seat != NULL && monitor->owner != NULL ? seat->active_path : NULL;
 }
 
 gboolean
@@ -522,45 +503,6 @@ sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor, const char *session_
     return FALSE;
   *uid = GPOINTER_TO_UINT (value);
   return TRUE;
-}
-
-static gboolean
-lookup_string (GVariant *props, const char *key, char **out, GError **error)
-{
-  const char *value;
-
-  if (!g_variant_lookup (props, key, "&s", &value))
-    {
-      g_set_error (error, SG_ERROR, SG_ERROR_FAILED, "logind gave no %s for the session", key);
-      return FALSE;
-    }
-  *out = g_strdup (value);
-  return TRUE;
-}
-
-static SgSessionInfo *
-session_info_from_props (const char *path, GVariant *props, GError **error)
-{
-  g_autoptr (SgSessionInfo) info = g_new0 (SgSessionInfo, 1);
-  const char *seat_id;
-
-  info->object_path = g_strdup (path);
-  if (!lookup_string (props, "Id", &info->id, error)
-      || !lookup_string (props, "Class", &info->session_class, error)
-      || !lookup_string (props, "Type", &info->type, error)
-      || !lookup_string (props, "State", &info->state, error))
-    return NULL;
-  if (!g_variant_lookup (props, "User", "(u&o)", &info->uid, NULL)
-      || !g_variant_lookup (props, "Seat", "(&s&o)", &seat_id, NULL)
-      || !g_variant_lookup (props, "Remote", "b", &info->remote)
-      || !g_variant_lookup (props, "Active", "b", &info->active))
-    {
-      g_set_error (error, SG_ERROR, SG_ERROR_FAILED,
-                   "logind's answer for session %s lacks User, Seat, Remote or Active", info->id);
-      return NULL;
-    }
-  info->seat = g_strdup (seat_id);
-  return g_steal_pointer (&info);
 }
 
 typedef struct
@@ -593,7 +535,7 @@ session_info_read (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   props = g_variant_get_child_value (reply, 0);
-  SgSessionInfo *info = session_info_from_props (read->session_path, props, &error);
+  SgLogindSession *info = sg_logind_session_from_props (read->session_path, props, &error);
   if (info == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -601,7 +543,7 @@ session_info_read (GObject *source, GAsyncResult *result, gpointer data)
     }
   /* Not cancelled: the monitor is still there. */
   remember_session_uid (read->monitor, info->object_path, info->uid);
-  g_task_return_pointer (task, info, (GDestroyNotify) sg_session_info_free);
+  g_task_return_pointer (task, info, (GDestroyNotify)sg_logind_session_free);
 }
 
 void
@@ -622,7 +564,7 @@ sg_seat_monitor_get_session_info (SgSeatMonitor *monitor, const char *session_pa
                           session_info_read, task);
 }
 
-SgSessionInfo *
+SgLogindSession *
 sg_seat_monitor_get_session_info_finish (SgSeatMonitor *monitor, GAsyncResult *result,
                                          GError **error)
 {
@@ -636,9 +578,7 @@ sg_seat_monitor_free (SgSeatMonitor *monitor)
     return;
   g_cancellable_cancel (monitor->cancellable);
   g_clear_object (&monitor->cancellable);
-  for (guint i = 0; i < G_N_ELEMENTS (monitor->subscriptions); i++)
-    if (monitor->subscriptions[i] != 0)
-      g_dbus_connection_signal_unsubscribe (monitor->bus, monitor->subscriptions[i]);
+  unsubscribe (monitor);
   if (monitor->watch_id != 0)
     g_bus_unwatch_name (monitor->watch_id);
   g_ptr_array_unref (monitor->seats);

@@ -7,27 +7,11 @@
 #include <gio/gio.h>
 
 #include "sg-config.h"
+#include "sg-logind.h"
 
 G_BEGIN_DECLS
 
 typedef struct _SgSeatMonitor SgSeatMonitor;
-
-/* A session's properties as logind reported them. */
-typedef struct
-{
-  char *id;
-  char *object_path;
-  guint32 uid;
-  char *seat;        /* "" when the session has no seat */
-  gboolean remote;
-  char *session_class;
-  char *type;
-  gboolean active;
-  char *state;
-} SgSessionInfo;
-
-void sg_session_info_free (SgSessionInfo *info);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSessionInfo, sg_session_info_free)
 
 typedef struct
 {
@@ -74,9 +58,8 @@ void sg_seat_monitor_get_session_info (SgSeatMonitor *monitor,
                                        GCancellable *cancellable,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data);
-SgSessionInfo *sg_seat_monitor_get_session_info_finish (SgSeatMonitor *monitor,
-                                                        GAsyncResult *result,
-                                                        GError **error);
+SgLogindSession *sg_seat_monitor_get_session_info_finish (SgSeatMonitor *monitor,
+                                                          GAsyncResult *result, GError **error);
 
 void sg_seat_monitor_free (SgSeatMonitor *monitor);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSeatMonitor, sg_seat_monitor_free)

@@ -10,6 +10,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gate-reset.h"
+#include "nft-gate.h"
 #include "sg-names.h"
 
 /* In every nf_tables object's attributes, type 1 names the table the object
@@ -143,12 +145,15 @@ notification_cb (const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
   const char *table = NULL;
   mnl_attr_parse (nlh, sizeof (*nfg), table_attr_cb, &table);
-  if (table == NULL || !g_str_equal (table, SG_TABLE))
+  /* The owned table of kernels 5.12-6.8 cannot be changed by others; a
+   * change seen to it anyway (a foreign table of that name) gets the same
+   * restore, which replaces it. */
+  if (table == NULL || (!g_str_equal (table, SG_TABLE) && !g_str_equal (table, SG_TABLE_OWNED)))
     return MNL_CB_OK;
   if (watch->pending == NULL || message_rank (type) > watch->pending_rank)
     {
       g_free (watch->pending);
-      watch->pending = g_strdup (message_name (type));
+      watch->pending = g_strdup_printf ("inet %s: %s", table, message_name (type));
       watch->pending_rank = message_rank (type);
     }
   return MNL_CB_OK;
@@ -179,11 +184,9 @@ on_readable (int fd, GIOCondition condition, gpointer data)
       if (n < 0)
         {
           /* Blind from now on: a gate nobody watches must not stay up. */
-          g_critical ("Could not read nf_tables notifications (%s); exiting so the gate closes",
-                      g_strerror (errno));
-          exit (EXIT_FAILURE);
+          sg_helper_fail_closed ("Could not read nf_tables notifications (%s)", g_strerror (errno));
         }
-      mnl_cb_run (buf, (size_t) n, 0, 0, notification_cb, watch);
+      mnl_cb_run (buf, (size_t)n, 0, 0, notification_cb, watch);
     }
   return G_SOURCE_CONTINUE;
 }

@@ -238,7 +238,7 @@ BAD_CONFIGS = {
     'port-hex': (seat('0x172a'), 2, 'Ports'),
     'reversed-range': (seat('5935-5931'), 2, 'Ports'),
     'no-ports': ('[Seat seat0]\n', 1, 'Ports'),
-    'overlapping-seats': (seat('5930-5935') + seat('5934', 'seat1'), 3, 'Ports'),
+    'overlapping-seats': (seat('5930-5935') + seat('5934', 'seat1'), 4, 'Ports'),
     'unknown-key': ('[Gate]\nAlwaysAlow=1000\n' + seat(5930), 2, 'AlwaysAlow'),
     'unknown-group': ('[Gates]\n' + seat(5930), 1, 'Gates'),
     'duplicate-group': (seat(5930) + '[Gate]\n' + seat(5931), 4, 'seat0'),

@@ -160,3 +160,21 @@ def test_release_while_the_grant_is_checked_leaves_nothing_granted(lab, helper):
     assert lab.gate.grants() == []
     assert lab.gate.signals('Granted', since=mark) == []
     assert_refused(lab.actor(CONSOLE_UID, bus=False), 5930)
+
+
+def test_the_classes_of_systemd_256_are_not_granted(lab):
+    # user-incomplete: a homed user's session before the home is unlocked;
+    # user-early: root at a console before its service manager runs.
+    lab.logind.add_session('30', 1003, seat='seat0', active=True, cls='user-incomplete')
+    lab.start_helper()
+    person = lab.actor(1003)
+    reply = person.grant()
+    assert reply.error == ERR_NOT_SEAT_OWNER, reply
+    assert 'still being set up (class user-incomplete' in reply.message, reply.message
+    assert_refused(person, 5930)
+    lab.logind.add_session('31', 1004, seat='seat0', active=True, cls='user-early')
+    early = lab.actor(1004)
+    reply = early.grant()
+    assert reply.error == ERR_NOT_SEAT_OWNER, reply
+    assert 'not a user session (class user-early)' in reply.message, reply.message
+    assert_refused(early, 5930)

@@ -153,6 +153,56 @@ def test_lab_logind_finds_sessions_by_pid_and_child_pid(lab):
     assert r.error == 'org.freedesktop.login1.NoSessionForPID', r
 
 
+def test_lab_logind_auto_is_the_callers_session_else_its_users_display(lab):
+    # logind-dbus.c get_sender_session(): "self" never consults the Display,
+    # "auto" does; a process outside every session (as a user unit is) gets
+    # the Display of its user.
+    person = lab.actor(CONSOLE_UID)
+    r = login1_call(person, 'GetSession', 's', ['self'])
+    assert r.error == 'org.freedesktop.login1.NoSessionForPID', r
+    r = login1_call(person, 'GetSession', 's', ['auto'])
+    assert r.ok and r.value == session_path(CONSOLE_SESSION), r
+    nobody = lab.actor(1009)
+    r = login1_call(nobody, 'GetSession', 's', ['auto'])
+    assert r.error == 'org.freedesktop.login1.NoSessionForPID', r
+
+
+def test_lab_logind_display_is_stable_and_upgraded_only_to_better(lab):
+    # user_elect_display(): an xrdp-like session first (graphical, no seat)
+    # stays the Display when the same user logs in at the seat (equal rank);
+    # a tty session does not displace a graphical one; stopping does.
+    lab.logind.add_session('20', 1005, type='x11')
+    assert lab.logind.user_props(1005)['Display'][0] == '20'
+    lab.logind.add_session('21', 1005, seat='seat0', type='wayland', active=True)
+    assert lab.logind.user_props(1005)['Display'][0] == '20'
+    lab.logind.stop_session('20')
+    assert lab.logind.user_props(1005)['Display'][0] == '21'
+    lab.logind.add_session('22', 1006, type='tty')
+    lab.logind.add_session('23', 1006, seat='seat0', type='x11')
+    assert lab.logind.user_props(1006)['Display'][0] == '23'
+
+
+def test_lab_logind_writes_the_files_sd_login_reads(lab):
+    f = lab.logind.session_file(CONSOLE_SESSION)
+    assert f['UID'] == str(CONSOLE_UID) and f['SEAT'] == 'seat0', f
+    assert f['STATE'] == 'active' and f['ACTIVE'] == '1' and f['CLASS'] == 'user', f
+    assert lab.logind.session_file(REMOTE_SESSION)['REMOTE'] == '1'
+    lab.logind.activate(INACTIVE_SESSION)
+    assert lab.logind.session_file(CONSOLE_SESSION)['STATE'] == 'online'
+    assert lab.logind.session_file(INACTIVE_SESSION)['STATE'] == 'active'
+    # a logout with a process left: closing, yet still the seat's active
+    # session, and no signal on the bus, only the file
+    since = lab.client.mark()
+    lab.logind.stop_session(INACTIVE_SESSION)
+    assert lab.logind.session_file(INACTIVE_SESSION)['STATE'] == 'closing'
+    props = lab.logind.session_props(INACTIVE_SESSION)
+    assert props['State'] == 'closing' and props['Active'], props
+    assert lab.logind.seat_props('seat0')['ActiveSession'][0] == INACTIVE_SESSION
+    assert lab.client.find_signals(None, 'org.freedesktop.DBus.Properties', None, since) == []
+    lab.logind.remove_session(INACTIVE_SESSION)
+    assert lab.logind.session_file(INACTIVE_SESSION) is None
+
+
 def test_lab_polkit_answers_as_told(bare_lab):
     def check(action):
         subject = ('system-bus-name', {'name': GLib.Variant('s', bare_lab.client.conn.get_unique_name())})
@@ -225,3 +275,29 @@ def test_lab_runs_programs_as_a_uid_on_the_lab_bus(bare_lab):
     with open(proc.lab_log_path, encoding='utf-8') as f:
         lines = f.read().split()
     assert lines == [str(INACTIVE_UID), str(INACTIVE_UID), bare_lab.bus_address]
+
+
+def test_lab_stops_with_what_to_do_when_the_checkout_is_closed_to_its_uids():
+    # a checkout in a `mktemp -d` folder (mode 0700) or a closed home: the
+    # lab's uids could not run tests/lab/actor.py from it
+    import shutil
+    import tempfile
+    import seatgate_lab
+    closed = tempfile.mkdtemp(prefix='seatgate-closed-')
+    try:
+        script = os.path.join(closed, 'actor.py')
+        with open(script, 'w', encoding='utf-8'):
+            pass
+        os.chmod(script, 0o644)
+        try:
+            seatgate_lab.check_readable_for_lab_uids([script])
+        except seatgate_lab.LabError as e:
+            message = str(e)
+        else:
+            raise AssertionError('a closed folder passed the check')
+        assert f'{script} cannot be read by the test uids' in message, message
+        assert 'Clone the tree to a readable place' in message, message
+        os.chmod(closed, 0o755)
+        seatgate_lab.check_readable_for_lab_uids([script])
+    finally:
+        shutil.rmtree(closed)

@@ -159,3 +159,28 @@ def test_sigterm_revokes_all_with_reason_shutdown_and_the_deny_stays(lab, helper
     assert_refused(alice)
     assert_refused(lab.actor(INACTIVE_UID, bus=False))
     assert_refused(lab.actor(REMOTE_UID, bus=False))
+
+
+def test_logout_that_leaves_a_process_running_revokes_at_once(lab, helper):
+    # KillUserProcesses=no: the session goes "closing" but stays Active and
+    # the seat's ActiveSession, and logind sends nothing on the bus; only its
+    # file under /run/systemd/sessions says so.
+    alice, conns = granted_console_user(lab)
+    assert f'{CONSOLE_UID} . 5930' in lab.nft_table()
+    mark = lab.gate.mark()
+    lab.logind.stop_session(CONSOLE_SESSION)
+    assert lab.logind.seat_props('seat0')['ActiveSession'][0] == CONSOLE_SESSION
+    assert_revoked(lab, mark, CONSOLE_UID, 'session-removed')
+    assert_cut(lab, conns)
+    assert_refused(alice)
+    assert lab.gate.grants() == []
+    assert f'{CONSOLE_UID} . 5930' not in lab.nft_table()
+
+
+def test_a_logged_out_session_that_lingers_is_not_granted_again(lab, helper):
+    alice = lab.actor(CONSOLE_UID)
+    lab.logind.stop_session(CONSOLE_SESSION)
+    reply = alice.grant()
+    assert reply.error == 'io.github.seatgate.Error.NotSeatOwner', reply
+    assert 'session 2 of uid 1000: logged out' in reply.message, reply.message
+    assert_refused(alice)

@@ -19,6 +19,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 /* Environment */
 
@@ -250,6 +251,8 @@ typedef enum
   CMD_CLOSE,
   CMD_CONNECT_LOOP,
   CMD_RUN,
+  CMD_HAMMER,
+  CMD_HAMMER_STOP,
 } SgKtestCmdOp;
 
 typedef struct
@@ -268,6 +271,7 @@ typedef struct
   int err;
   int slot;
   guint count;
+  guint attempts;
 } SgKtestReply;
 
 struct _SgKtestClient
@@ -277,6 +281,30 @@ struct _SgKtestClient
 };
 
 #define CLIENT_MAX_SLOTS 256
+
+/* The port given, on 127.0.0.1 and [::1] in turn, one attempt a millisecond,
+ * until the next command (CMD_HAMMER_STOP) arrives on @control. */
+static SgKtestReply
+client_hammer (int control, guint16 port)
+{
+  SgKtestReply reply = { 0 };
+  struct sockaddr_storage addrs[2];
+  socklen_t lens[2]
+      = { parse_addr ("127.0.0.1", port, &addrs[0]), parse_addr ("::1", port, &addrs[1]) };
+  struct pollfd pfd = { .fd = control, .events = POLLIN };
+
+  while (poll (&pfd, 1, 1) == 0 || (pfd.revents & POLLIN) == 0)
+    {
+      int err
+          = connect_with_timeout (&addrs[reply.attempts % 2], lens[reply.attempts % 2], 1000, NULL);
+      reply.attempts++;
+      if (err == 0)
+        reply.count++;
+      else if (err != ECONNREFUSED && reply.err == 0)
+        reply.err = err;
+    }
+  return reply;
+}
 
 static SgKtestReply
 client_handle (const SgKtestCmd *cmd, int *slots)
@@ -365,7 +393,18 @@ client_main (int fd, guint32 uid, const char *netns_path)
         continue;
       if (n != sizeof cmd)
         _exit (0);
-      SgKtestReply reply = client_handle (&cmd, slots);
+      SgKtestReply reply;
+      if (cmd.op == CMD_HAMMER)
+        {
+          guint16 port = ntohs (((struct sockaddr_in *)&cmd.addr)->sin_port);
+          reply = client_hammer (fd, port);
+          /* The stop command that ended it is answered by this reply. */
+          n = recv (fd, &cmd, sizeof cmd, 0);
+          if (n != sizeof cmd || cmd.op != CMD_HAMMER_STOP)
+            _exit (124);
+        }
+      else
+        reply = client_handle (&cmd, slots);
       if (send (fd, &reply, sizeof reply, MSG_NOSIGNAL) != sizeof reply)
         _exit (123);
     }
@@ -450,6 +489,28 @@ sg_ktest_client_connect_loop (SgKtestClient *client, const char *addr, guint16 p
   SgKtestReply reply = client_call (client, &cmd);
   *n_ok = reply.count;
   return reply.err;
+}
+
+void
+sg_ktest_client_hammer_start (SgKtestClient *client, guint16 port)
+{
+  SgKtestCmd cmd = { .op = CMD_HAMMER };
+
+  cmd.addr_len = parse_addr ("127.0.0.1", port, &cmd.addr);
+  g_assert_cmpint (send (client->fd, &cmd, sizeof cmd, MSG_NOSIGNAL), ==, sizeof cmd);
+}
+
+guint
+sg_ktest_client_hammer_stop (SgKtestClient *client, guint *n_attempts)
+{
+  SgKtestCmd cmd = { .op = CMD_HAMMER_STOP };
+  SgKtestReply reply = client_call (client, &cmd);
+
+  /* Anything but a connection or a reset (a timeout, no memory) would make
+   * the count mean less than it says. */
+  g_assert_cmpstr (sg_ktest_errno_name (reply.err), ==, sg_ktest_errno_name (0));
+  *n_attempts = reply.attempts;
+  return reply.count;
 }
 
 int
@@ -597,6 +658,12 @@ table_cb (const struct nlmsghdr *nlh, void *data)
 gboolean
 sg_ktest_table_info (guint32 *flags, guint32 *owner)
 {
+  return sg_ktest_table_info_of ("seatgate", flags, owner);
+}
+
+gboolean
+sg_ktest_table_info_of (const char *name, guint32 *flags, guint32 *owner)
+{
   struct mnl_socket *nl = mnl_socket_open (NETLINK_NETFILTER);
   struct nftnl_table *request = nftnl_table_alloc ();
   struct nftnl_table *table = nftnl_table_alloc ();
@@ -606,7 +673,7 @@ sg_ktest_table_info (guint32 *flags, guint32 *owner)
 
   g_assert_nonnull (nl);
   g_assert_no_errno (mnl_socket_bind (nl, 0, MNL_SOCKET_AUTOPID));
-  nftnl_table_set_str (request, NFTNL_TABLE_NAME, "seatgate");
+  nftnl_table_set_str (request, NFTNL_TABLE_NAME, name);
   struct nlmsghdr *nlh
       = nftnl_table_nlmsg_build_hdr (buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
   nftnl_table_nlmsg_build_payload (nlh, request);
@@ -652,4 +719,86 @@ sg_ktest_assert_connection_ended (int err)
   if (err != ECONNRESET && err != ECONNABORTED && err != SG_KTEST_EOF)
     g_error ("expected the connection to end (ECONNRESET, ECONNABORTED or EOF), got %s",
              sg_ktest_errno_name (err));
+}
+
+/* nf_tables notifications */
+
+struct _SgKtestNftMonitor
+{
+  struct mnl_socket *nl;
+};
+
+SgKtestNftMonitor *
+sg_ktest_nft_monitor_new (void)
+{
+  SgKtestNftMonitor *monitor = g_new0 (SgKtestNftMonitor, 1);
+  int group = NFNLGRP_NFTABLES;
+
+  monitor->nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  g_assert_nonnull (monitor->nl);
+  g_assert_no_errno (mnl_socket_bind (monitor->nl, 0, MNL_SOCKET_AUTOPID));
+  g_assert_no_errno (
+      mnl_socket_setsockopt (monitor->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof group));
+  return monitor;
+}
+
+typedef struct
+{
+  guint16 type;
+  const char *table;
+  guint count;
+} MonitorCount;
+
+static int
+monitor_table_cb (const struct nlattr *attr, void *data)
+{
+  const char **table = data;
+
+  /* Type 1 names the table in every nf_tables object (NFTA_*_TABLE). */
+  if (mnl_attr_get_type (attr) == 1 && mnl_attr_validate (attr, MNL_TYPE_NUL_STRING) >= 0)
+    *table = mnl_attr_get_str (attr);
+  return MNL_CB_OK;
+}
+
+static int
+monitor_cb (const struct nlmsghdr *nlh, void *data)
+{
+  MonitorCount *count = data;
+  const char *table = NULL;
+
+  if (NFNL_SUBSYS_ID (nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES
+      || NFNL_MSG_TYPE (nlh->nlmsg_type) != count->type)
+    return MNL_CB_OK;
+  mnl_attr_parse (nlh, sizeof (struct nfgenmsg), monitor_table_cb, &table);
+  if (count->table == NULL || (table != NULL && g_str_equal (table, count->table)))
+    count->count++;
+  return MNL_CB_OK;
+}
+
+guint
+sg_ktest_nft_monitor_count (SgKtestNftMonitor *monitor, guint16 type, const char *table)
+{
+  g_autofree char *buf = g_malloc (MNL_SOCKET_BUFFER_SIZE * 4);
+  MonitorCount count = { type, table, 0 };
+
+  for (;;)
+    {
+      ssize_t n = recv (mnl_socket_get_fd (monitor->nl), buf, MNL_SOCKET_BUFFER_SIZE * 4, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
+      g_assert_cmpint (n, >, 0);
+      mnl_cb_run (buf, (size_t)n, 0, 0, monitor_cb, &count);
+    }
+  return count.count;
+}
+
+void
+sg_ktest_nft_monitor_free (SgKtestNftMonitor *monitor)
+{
+  if (monitor == NULL)
+    return;
+  mnl_socket_close (monitor->nl);
+  g_free (monitor);
 }

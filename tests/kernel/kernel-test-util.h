@@ -58,6 +58,13 @@ int sg_ktest_client_close (SgKtestClient *client, int slot);
  * *@n_ok receives how many connected. */
 int sg_ktest_client_connect_loop (SgKtestClient *client, const char *addr, guint16 port, guint n,
                                   guint *n_ok);
+/* Connects to @port on 127.0.0.1 and [::1] in turn, once a millisecond,
+ * until stopped; the other calls must wait for the stop. */
+void sg_ktest_client_hammer_start (SgKtestClient *client, guint16 port);
+/* Returns how many of the attempts connected, *@n_attempts how many there
+ * were. Fails the test if an attempt ended in anything but a connection or
+ * a refusal. */
+guint sg_ktest_client_hammer_stop (SgKtestClient *client, guint *n_attempts);
 /* Runs @func in the client process (as its uid) and returns its result. */
 int sg_ktest_client_run (SgKtestClient *client, int (*func) (void));
 void sg_ktest_client_free (SgKtestClient *client);
@@ -90,7 +97,7 @@ int sg_ktest_nft (const char *args, char **output);
  * errno's text. */
 const char *sg_ktest_errno_name (int err);
 
-#define sg_ktest_assert_errno(actual, expected)                                                   \
+#define sg_ktest_assert_errno(actual, expected)                                                    \
   g_assert_cmpstr (sg_ktest_errno_name (actual), ==, sg_ktest_errno_name (expected))
 
 /* The end of a connection that was reset, aborted or closed. */
@@ -99,5 +106,16 @@ void sg_ktest_assert_connection_ended (int err);
 /* Table inet seatgate as the kernel reports it (GETTABLE). FALSE if it does
  * not exist. @owner receives the owning netlink port id, 0 if none. */
 gboolean sg_ktest_table_info (guint32 *flags, guint32 *owner);
+/* The same for table inet @name. */
+gboolean sg_ktest_table_info_of (const char *name, guint32 *flags, guint32 *owner);
+
+/* Counts nf_tables change notifications (as `nft monitor` sees them). */
+typedef struct _SgKtestNftMonitor SgKtestNftMonitor;
+SgKtestNftMonitor *sg_ktest_nft_monitor_new (void);
+/* Reads what has come since the last call and returns how many were of
+ * @type (NFT_MSG_*) about table inet @table (NULL: any, e.g. NEWGEN). */
+guint sg_ktest_nft_monitor_count (SgKtestNftMonitor *monitor, guint16 type, const char *table);
+void sg_ktest_nft_monitor_free (SgKtestNftMonitor *monitor);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgKtestNftMonitor, sg_ktest_nft_monitor_free)
 
 G_END_DECLS

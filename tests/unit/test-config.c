@@ -1,5 +1,6 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "sg-config.h"
 #include "sg-error.h"
@@ -110,8 +111,8 @@ static const BadCase bad_cases[] = {
   { "[Seat seat0]\nPorts=abc\n", "test.conf:2:", "'abc' is not a port" },
   { "[Seat seat0]\nPorts=5935-5930\n", "test.conf:2:", "reversed" },
   { "[Seat seat0]\nPorts=\n", "test.conf:2:", "no ports given" },
-  { "[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5929-5931\n", "test.conf:3:",
-    "port 5930 is gated by [Seat seat0] (line 1) too" },
+  { "[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5929-5931\n", "test.conf:4:",
+    "[Seat seat1] Ports: port 5930 is gated by [Seat seat0] (line 2) too" },
   { "[Seat seat0]\nPorts=5930\nPort=5931\n", "test.conf:3:", "has no key 'Port'" },
   { "[Seat seat0]\nPorts=5930\nPorts=5931\n", "test.conf:3:", "Ports is set twice" },
   { "[Seat seat0]\nPorts=5930\n[Seat seat0]\nPorts=5931\n", "test.conf:3:",
@@ -210,6 +211,264 @@ test_files (void)
   g_rmdir (dir);
 }
 
+/* A folder of config files for one test, removed with it. */
+typedef struct
+{
+  char *dir;
+  char *main;
+  char *dropins;
+} Tree;
+
+static Tree *
+tree_new (const char *main_text)
+{
+  Tree *t = g_new0 (Tree, 1);
+  g_autoptr (GError) error = NULL;
+
+  t->dir = g_dir_make_tmp ("sg-dropins-XXXXXX", &error);
+  g_assert_no_error (error);
+  t->main = g_build_filename (t->dir, "seatgate.conf", NULL);
+  t->dropins = sg_config_dropin_dir (t->main);
+  g_autofree char *want = g_strconcat (t->main, ".d", NULL);
+  g_assert_cmpstr (t->dropins, ==, want);
+  if (main_text != NULL)
+    g_assert_true (g_file_set_contents (t->main, main_text, -1, NULL));
+  return t;
+}
+
+/* Writes @text to @name in the drop-in folder; returns its path. */
+static char *
+tree_dropin (Tree *t, const char *name, const char *text)
+{
+  char *path = g_build_filename (t->dropins, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (t->dropins, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static void
+tree_free (Tree *t)
+{
+  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", t->dir);
+  g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+  g_free (t->dir);
+  g_free (t->main);
+  g_free (t->dropins);
+  g_free (t);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Tree, tree_free)
+
+static char *
+origin (const SgConfigOrigin *o)
+{
+  return sg_config_origin_to_string (o);
+}
+
+static SgConfig *
+load_tree_ok (Tree *t)
+{
+  g_autoptr (GError) error = NULL;
+  SgConfig *config = sg_config_load_file (t->main, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  return config;
+}
+
+static void
+test_dropins_apply_in_byte_order_and_say_where_from (void)
+{
+  g_autoptr (Tree) t = tree_new ("[Gate]\nAlwaysAllow=1\n\n[Seat seat0]\nPorts=5930\n");
+  g_autofree char *first = tree_dropin (t, "05-first.conf", "[Gate]\nAlwaysAllow=7\n");
+  g_autofree char *later = tree_dropin (t, "10-lab.conf",
+                                        "# fleet-managed\n[Gate]\nAlwaysAllow=64055;64056\n"
+                                        "TableMode=plain\n");
+  g_autofree char *seat1 = tree_dropin (t, "20-seat1.conf", "[Seat seat1]\nPorts=5931-5932\n");
+  /* Upper case sorts before lower case in byte order. */
+  g_autofree char *upper = tree_dropin (t, "Z-viewer.conf", "[Agent]\nViewerCommand=spicy\n");
+  g_autofree char *lower = tree_dropin (t, "a-viewer.conf", "[Agent]\nViewerCommand=remote-viewer\n");
+  g_autofree char *empty = tree_dropin (t, "30-empty.conf", "");
+  /* Not drop-ins: each would fail the load if it were read. */
+  g_autofree char *hidden = tree_dropin (t, ".50-edit.conf", "broken\n");
+  g_autofree char *old = tree_dropin (t, "10-lab.conf.dpkg-old", "broken\n");
+  g_autofree char *readme = tree_dropin (t, "README", "broken\n");
+  g_autoptr (SgConfig) config = load_tree_ok (t);
+
+  g_assert_cmpstr (config->path, ==, t->main);
+  g_assert_false (config->main_missing);
+  g_assert_cmpuint (config->files->len, ==, 7);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 0), ==, t->main);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 1), ==, first);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 2), ==, later);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 3), ==, seat1);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 4), ==, empty);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 5), ==, upper);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 6), ==, lower);
+  g_assert_cmpstr (config->viewer_command, ==, "remote-viewer");
+
+  g_assert_cmpuint (config->always_allow->len, ==, 2);
+  g_assert_cmpuint (g_array_index (config->always_allow, guint32, 0), ==, 64055);
+  g_assert_cmpuint (g_array_index (config->always_allow, guint32, 1), ==, 64056);
+  g_autofree char *allow_from = origin (&config->always_allow_origin);
+  g_autofree char *want_allow_from = g_strdup_printf ("%s:3", later);
+  g_assert_cmpstr (allow_from, ==, want_allow_from);
+  g_assert_cmpint (config->table_mode, ==, SG_TABLE_MODE_PLAIN);
+  g_assert_cmpuint (config->table_mode_origin.line, ==, 4);
+
+  g_assert_cmpuint (config->seats->len, ==, 2);
+  const SgSeatConfig *s0 = sg_config_find_seat (config, "seat0");
+  const SgSeatConfig *s1 = sg_config_find_seat (config, "seat1");
+  g_assert_cmpstr (s0->ports_origin.file, ==, t->main);
+  g_assert_cmpuint (s0->ports_origin.line, ==, 5);
+  g_assert_cmpstr (s1->origin.file, ==, seat1);
+  g_assert_cmpuint (s1->ports->len, ==, 2);
+  g_assert_cmpuint (port_at (s1, 1), ==, 5932);
+}
+
+static void
+test_dropin_viewer_last_name_wins (void)
+{
+  g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n[Agent]\nViewerCommand=main\n");
+  g_autofree char *upper = tree_dropin (t, "Z.conf", "[Agent]\nViewerCommand=upper\n");
+  g_autofree char *lower = tree_dropin (t, "a.conf", "[Agent]\nViewerCommand=lower\n");
+  g_autoptr (SgConfig) config = load_tree_ok (t);
+
+  g_assert_cmpstr (config->viewer_command, ==, "lower");
+  g_assert_cmpstr (config->viewer_command_origin.file, ==, lower);
+}
+
+static void
+test_dropin_may_move_a_port_between_seats (void)
+{
+  /* Only the merged result must give each port one seat. */
+  g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5931\n");
+  g_autofree char *swap = tree_dropin (t, "50-swap.conf",
+                                       "[Seat seat1]\nPorts=5930\n[Seat seat0]\nPorts=5931\n");
+  g_autoptr (SgConfig) config = load_tree_ok (t);
+
+  g_assert_cmpstr (sg_config_seat_for_port (config, 5930)->name, ==, "seat1");
+  g_assert_cmpstr (sg_config_seat_for_port (config, 5931)->name, ==, "seat0");
+  g_assert_cmpuint (sg_config_find_seat (config, "seat1")->ports_origin.line, ==, 2);
+  /* Seats stay in the order they first appeared. */
+  g_assert_cmpstr (((SgSeatConfig *) g_ptr_array_index (config->seats, 0))->name, ==, "seat0");
+}
+
+typedef struct
+{
+  const char *dropin;   /* the drop-in's text, as 50-x.conf */
+  guint line;           /* the line the message must name in it, 0: in the main file */
+  const char *part;
+} BadDropin;
+
+static const BadDropin bad_dropins[] = {
+  { "[Seat seat0]\nPorts=0\n", 2, "[Seat seat0] Ports: port 0 is out of range" },
+  { "[Gate]\nAlwaysAllow=alice\n", 2, "'alice' is not a uid" },
+  { "[Gate]\nTableMode=owned\n", 2, "'owned' is not a mode" },
+  { "[Seats seat1]\n", 1, "unknown group [Seats seat1]" },
+  { "Ports=5931\n", 1, "stands before any group" },
+  { "[Seat seat1]\nPorts=5931\n[Seat seat1]\nPorts=5932\n", 3, "appears again" },
+  { "[Seat seat0]\nPorts=5931\nPorts=5932\n", 3, "Ports is set twice" },
+  { "[Seat seat1]\n", 1, "[Seat seat1] has no Ports" },
+  { "[Seat seat0]\nPorts=\n", 2, "no ports given" },
+  { "\xff\n", 1, "not UTF-8" },
+  /* A port the main file's seat0 has: the message names both places. */
+  { "# seat 1\n[Seat seat1]\nPorts=5929-5931\n", 3,
+    "[Seat seat1] Ports: port 5930 is gated by [Seat seat0] (MAIN:2) too" },
+};
+
+static void
+test_broken_dropin_fails_the_load_naming_file_line_and_key (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (bad_dropins); i++)
+    {
+      const BadDropin *c = &bad_dropins[i];
+      g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n");
+      g_autofree char *good = tree_dropin (t, "10-good.conf", "[Gate]\nAlwaysAllow=64055\n");
+      g_autofree char *bad = tree_dropin (t, "50-x.conf", c->dropin);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SgConfig) config = sg_config_load_file (t->main, &error);
+      g_autofree char *prefix = g_strdup_printf ("%s:%u: ", bad, c->line);
+      g_autoptr (GString) part = g_string_new (c->part);
+
+      g_string_replace (part, "MAIN", t->main, 0);
+      g_assert_null (config);
+      g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
+      if (!g_str_has_prefix (error->message, prefix) || strstr (error->message, part->str) == NULL)
+        g_error ("case %u: got '%s', want '%s' … '%s'", i, error->message, prefix, part->str);
+    }
+}
+
+static void
+test_main_missing_dropins_apply_over_the_built_in_default (void)
+{
+  g_autoptr (Tree) t = tree_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (sg_config_load_file (t->main, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* An empty folder is no drop-in: still "not found". */
+  g_assert_cmpint (g_mkdir (t->dropins, 0755), ==, 0);
+  g_assert_null (sg_config_load_file (t->main, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_autofree char *seat1 = tree_dropin (t, "20-seat1.conf", "[Seat seat1]\nPorts=5931\n");
+  g_autoptr (SgConfig) config = load_tree_ok (t);
+  g_assert_true (config->main_missing);
+  g_assert_cmpuint (config->seats->len, ==, 2);
+  const SgSeatConfig *s0 = sg_config_find_seat (config, "seat0");
+  g_assert_cmpuint (port_at (s0, 0), ==, 5930);
+  g_autofree char *s0_from = origin (&s0->ports_origin);
+  g_assert_cmpstr (s0_from, ==, "built-in default");
+  g_assert_cmpuint (config->files->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (config->files, 0), ==, seat1);
+}
+
+static void
+test_dropin_folder_trouble_fails_closed (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  {
+    /* A file where the folder should be. */
+    g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n");
+    g_assert_true (g_file_set_contents (t->dropins, "[Seat seat0]\n", -1, NULL));
+    g_assert_null (sg_config_load_file (t->main, &error));
+    g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
+    g_assert_true (g_str_has_prefix (error->message, t->dropins));
+    g_assert_nonnull (strstr (error->message, "not a folder"));
+    g_clear_error (&error);
+  }
+  {
+    /* A folder named like a drop-in. */
+    g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n");
+    g_autofree char *sub = g_build_filename (t->dropins, "50-dir.conf", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+    g_assert_null (sg_config_load_file (t->main, &error));
+    g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
+    g_assert_true (g_str_has_prefix (error->message, sub));
+    g_assert_nonnull (strstr (error->message, "not a regular file"));
+    g_clear_error (&error);
+  }
+  {
+    /* A dangling symlink: a drop-in that is meant to be there and is not. */
+    g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n");
+    g_autofree char *link = g_build_filename (t->dropins, "50-gone.conf", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (t->dropins, 0755), ==, 0);
+    g_assert_cmpint (symlink ("/nonexistent/seatgate.conf", link), ==, 0);
+    g_assert_null (sg_config_load_file (t->main, &error));
+    /* Not G_IO_ERROR_NOT_FOUND, which the helper takes for "no config". */
+    g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
+    g_assert_true (g_str_has_prefix (error->message, link));
+    g_test_message ("dangling link: %s", error->message);
+    g_clear_error (&error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -222,5 +481,16 @@ main (int argc, char **argv)
   g_test_add_func ("/config/binary-refused", test_binary_refused);
   g_test_add_func ("/config/agent-only-file", test_agent_only_file);
   g_test_add_func ("/config/files", test_files);
+  g_test_add_func ("/config/dropins/apply-in-byte-order-and-say-where-from",
+                   test_dropins_apply_in_byte_order_and_say_where_from);
+  g_test_add_func ("/config/dropins/viewer-last-name-wins", test_dropin_viewer_last_name_wins);
+  g_test_add_func ("/config/dropins/may-move-a-port-between-seats",
+                   test_dropin_may_move_a_port_between_seats);
+  g_test_add_func ("/config/dropins/broken-dropin-fails-the-load-naming-file-line-and-key",
+                   test_broken_dropin_fails_the_load_naming_file_line_and_key);
+  g_test_add_func ("/config/dropins/main-missing-dropins-apply-over-the-built-in-default",
+                   test_main_missing_dropins_apply_over_the_built_in_default);
+  g_test_add_func ("/config/dropins/folder-trouble-fails-closed",
+                   test_dropin_folder_trouble_fails_closed);
   return g_test_run ();
 }
