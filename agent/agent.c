@@ -1,5 +1,7 @@
 #include "agent.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <unistd.h>
 
 #include "clipboard.h"
@@ -8,6 +10,7 @@
 #include "notify.h"
 #include "session.h"
 #include "sg-error.h"
+#include "sg-names.h"
 #include "status.h"
 #include "tray.h"
 #include "viewer.h"
@@ -43,6 +46,7 @@ struct _SgAgent
   guint attempt;          /* tags Grant () calls: a stale answer is dropped */
   gboolean asking;        /* a Grant () is on its way */
   guint grant_generation; /* the helper owner the grant state is about */
+  char *grant_session;    /* the logind session the grant state is about */
   char *refusal;
   guint16 port;
   guint stopping_generation; /* the helper owner that said it is stopping */
@@ -91,8 +95,9 @@ agent_announce (SgAgent *agent)
   sg_status_copy (&agent->announced, &agent->shown);
 }
 
+/* @at_seat: a refusal the person at the seat must see (see tray.h). */
 static void
-agent_show (SgAgent *agent, SgStatusKind kind, guint16 port, const char *reason)
+agent_show (SgAgent *agent, SgStatusKind kind, guint16 port, const char *reason, gboolean at_seat)
 {
   SgStatus status = { 0 };
 
@@ -102,11 +107,11 @@ agent_show (SgAgent *agent, SgStatusKind kind, guint16 port, const char *reason)
       g_autofree char *headline = sg_status_headline (&status);
       g_message ("%s%s%s", headline, reason ? ": " : "", reason ? reason : "");
       sg_status_copy (&agent->shown, &status);
-      if (agent->tray != NULL)
-        sg_tray_set_status (agent->tray, &status);
       if (agent->menu != NULL)
         sg_menu_set_status (agent->menu, &status);
     }
+  if (agent->tray != NULL)
+    sg_tray_set_status (agent->tray, &status, at_seat);
   sg_status_clear (&status);
   agent_announce (agent);
 }
@@ -119,7 +124,7 @@ refusal_text (const GError *error)
   g_dbus_error_strip_remote_error (copy);
   if (g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY)
       || g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT))
-    return g_strdup ("the helper did not answer");
+    return g_strdup (_ ("the helper did not answer"));
   return g_strdup (copy->message);
 }
 
@@ -148,6 +153,10 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       g_debug ("Dropping the answer to an earlier Grant ()");
       if (agent->grant == GRANT_PENDING)
         agent_send_grant (agent);
+      /* Granted for what we no longer speak for: given back, so that no
+       * grant outlives our reason for it. */
+      else if (ok && agent->grant != GRANT_HELD)
+        sg_gate_release (agent->gate);
       return;
     }
   if (ok)
@@ -219,12 +228,31 @@ agent_decide (SgAgent *agent)
       agent->grant = GRANT_NONE;
     }
 
+  /* And about one session. Following the user, ours may end or close while
+   * another goes on: the grant is given up at once rather than left to the
+   * helper, which sees no signal for a closing session. */
+  const char *id = sg_session_get_id (agent->session);
+  if (g_strcmp0 (id, agent->grant_session) != 0)
+    {
+      /* (Not when logind is gone: the helper then ends every grant itself.) */
+      if (sg_session_get_mode (agent->session) == SG_SESSION_BY_USER && state == SG_SESSION_KNOWN
+          && (agent->grant == GRANT_HELD || agent->grant == GRANT_PENDING))
+        {
+          g_message ("Giving the grant up: session %s is no longer ours to speak for",
+                     agent->grant_session);
+          sg_gate_release (agent->gate);
+        }
+      agent->grant = GRANT_NONE;
+      g_free (agent->grant_session);
+      agent->grant_session = g_strdup (id);
+    }
+
   /* A helper that said it is stopping is as good as gone: showing "not
    * yours" in between would be one more change for nothing. */
   if (!sg_gate_is_present (agent->gate)
       || agent->stopping_generation == sg_gate_get_generation (agent->gate))
     {
-      agent_show (agent, SG_STATUS_UNAVAILABLE, 0, "the seatgate helper is not running");
+      agent_show (agent, SG_STATUS_UNAVAILABLE, 0, _ ("the seatgate helper is not running"), TRUE);
       return;
     }
   if (why_not != NULL)
@@ -232,15 +260,18 @@ agent_decide (SgAgent *agent)
       /* The helper ends a grant when the session stops qualifying; when it
        * qualifies again, it is asked again. */
       agent->grant = GRANT_NONE;
-      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, why_not);
+      /* A session logind judged (in the background, remote, on no seat)
+       * is one nobody at the seat looks at; logind not answering is a
+       * failure the person at the seat must see. */
+      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, why_not, state != SG_SESSION_KNOWN);
       return;
     }
   switch (sg_gate_lookup_seat (agent->gate, seat, &port))
     {
     case SG_GATE_SEAT_NOT_GATED:
       agent->grant = GRANT_NONE;
-      reason = g_strdup_printf ("no VM port is gated on %s", seat);
-      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, reason);
+      reason = g_strdup_printf (_ ("no VM port is gated on %s"), seat);
+      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, reason, TRUE);
       return;
     case SG_GATE_SEAT_GATED:
       agent->port = port;
@@ -252,7 +283,7 @@ agent_decide (SgAgent *agent)
        * nothing is asked until its next owner. */
       agent->grant = GRANT_NONE;
       agent_show (agent, SG_STATUS_UNAVAILABLE, 0,
-                  "the seatgate helper did not say which seats it gates");
+                  _ ("the seatgate helper did not say which seats it gates"), TRUE);
       return;
     }
 
@@ -264,11 +295,11 @@ agent_decide (SgAgent *agent)
     case GRANT_PENDING:
       break;
     case GRANT_HELD:
-      agent_show (agent, SG_STATUS_GRANTED, agent->port, NULL);
+      agent_show (agent, SG_STATUS_GRANTED, agent->port, NULL, TRUE);
       break;
     case GRANT_REFUSED:
     default:
-      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, agent->refusal);
+      agent_show (agent, SG_STATUS_NOT_GRANTED, 0, agent->refusal, TRUE);
       break;
     }
 }
@@ -298,15 +329,17 @@ on_gate_changed (SgGate *gate, gpointer user_data)
 static const char *
 revoke_reason_text (const char *reason)
 {
-  if (g_str_equal (reason, "admin"))
-    return "an administrator ended the grant";
-  if (g_str_equal (reason, "released"))
-    return "the grant was given up";
-  if (g_str_equal (reason, "session-changed"))
-    return "the seat's active session changed";
-  if (g_str_equal (reason, "session-removed"))
-    return "the session ended";
-  return "the helper ended the grant";
+  if (g_str_equal (reason, SG_REVOKE_ADMIN))
+    return _ ("an administrator ended the grant");
+  if (g_str_equal (reason, SG_REVOKE_RELEASED))
+    return _ ("the grant was given up");
+  if (g_str_equal (reason, SG_REVOKE_SESSION_CHANGED))
+    return _ ("the seat's active session changed");
+  if (g_str_equal (reason, SG_REVOKE_SESSION_REMOVED))
+    return _ ("the session ended");
+  if (g_str_equal (reason, SG_REVOKE_DISCONNECTED))
+    return _ ("the program that held the grant left the system bus");
+  return _ ("the helper ended the grant");
 }
 
 static void
@@ -314,7 +347,7 @@ on_gate_revoked (SgGate *gate, const char *seat, const char *reason, gpointer us
 {
   SgAgent *agent = user_data;
 
-  if (g_str_equal (reason, "shutdown"))
+  if (g_str_equal (reason, SG_REVOKE_SHUTDOWN))
     {
       agent->stopping_generation = sg_gate_get_generation (gate);
       agent->grant = GRANT_NONE;
@@ -324,6 +357,9 @@ on_gate_revoked (SgGate *gate, const char *seat, const char *reason, gpointer us
   /* A revocation crossing a Grant () on its way is about the grant before. */
   if (agent->grant != GRANT_HELD || g_strcmp0 (seat, sg_session_get_seat (agent->session)) != 0)
     return;
+  /* The helper may have seen our session close (logind sends no signal
+   * for that): read it again. */
+  sg_session_refresh (agent->session);
   agent->grant = GRANT_REFUSED;
   g_free (agent->refusal);
   agent->refusal = g_strdup (revoke_reason_text (reason));
@@ -363,7 +399,7 @@ agent_copy_address (SgAgent *agent)
     {
       g_warning ("Could not copy the address: %s", error->message);
       if (agent->notify != NULL)
-        sg_notify_problem (agent->notify, "The address could not be copied", error->message);
+        sg_notify_problem (agent->notify, _ ("The address could not be copied"), error->message);
     }
 }
 
@@ -473,6 +509,7 @@ sg_agent_free (SgAgent *agent)
   g_clear_object (&agent->session_bus);
   g_clear_object (&agent->cancellable);
   g_free (agent->refusal);
+  g_free (agent->grant_session);
   sg_status_clear (&agent->shown);
   sg_status_clear (&agent->announced);
   g_free (agent);

@@ -335,3 +335,27 @@ sg_gate_grant_finish (SgGate *gate, GAsyncResult *result, GError **error)
 
   return reply != NULL;
 }
+
+static void
+on_release_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  /* A helper that revoked the grant first says we hold none: the same end. */
+  if (reply == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("Release (): %s", error->message);
+}
+
+void
+sg_gate_release (SgGate *gate)
+{
+  /* Without an owner there is no grant to give up. */
+  if (gate->owner == NULL)
+    return;
+  g_debug ("Giving the grant up");
+  g_dbus_connection_call (gate->bus, gate->owner, SG_OBJECT_PATH, SG_INTERFACE, "Release", NULL,
+                          G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
+                          on_release_reply, NULL);
+}

@@ -55,6 +55,10 @@ void sg_gate_grant (SgGate *gate, GCancellable *cancellable, GAsyncReadyCallback
                     gpointer user_data);
 gboolean sg_gate_grant_finish (SgGate *gate, GAsyncResult *result, GError **error);
 
+/* Calls Release (): gives up a grant we no longer speak for. Nothing is
+ * waited for; the helper's answer is only logged. */
+void sg_gate_release (SgGate *gate);
+
 /* "(seat, [ports])" pairs, for the unit tests: finds @seat's first port. */
 SgGateSeat sg_gate_seats_lookup (GVariant *seats, const char *seat, guint16 *first_port);
 

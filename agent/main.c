@@ -1,10 +1,15 @@
 /* seatgate-agent: gives the VM console to the user at the seat. Only the
  * wiring is here; the work is in agent.c and the files it names. */
+#include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "agent.h"
 #include "log.h"
@@ -35,6 +40,24 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Started with stdin, stdout or stderr closed (a session manager may do
+ * it), the first sockets opened would take those numbers, and a log line
+ * would go down the system bus connection. /dev/null takes them first, as
+ * daemons do (systemd's make_null_stdio does the same for its children). */
+static void
+open_missing_stdio (void)
+{
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl (fd, F_GETFD) < 0 && errno == EBADF)
+      {
+        int null = open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        /* open () takes the lowest free number: this one. Should it fail,
+         * nothing better can be done than to go on without a log. */
+        if (null >= 0 && null != fd)
+          close (null);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -54,7 +77,10 @@ main (int argc, char **argv)
   g_autoptr (SgAgent) agent = NULL;
   Run run = { NULL, 0 };
 
+  open_missing_stdio ();
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, SG_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   g_set_prgname ("seatgate-agent");
   context = g_option_context_new (NULL);
   g_option_context_set_summary (

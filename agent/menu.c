@@ -1,5 +1,7 @@
 #include "menu.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <string.h>
 
 #define DBUSMENU_IFACE "com.canonical.dbusmenu"
@@ -96,15 +98,16 @@ sg_menu_status_label (const SgStatus *status)
   switch (status->kind)
     {
     case SG_STATUS_GRANTED:
-      return g_strdup_printf ("Yours: spice://%s:%u", SG_VIEWER_HOST, status->port);
+      return g_strdup_printf (_ ("Yours: spice://%s:%u"), SG_VIEWER_HOST, status->port);
     case SG_STATUS_NOT_GRANTED:
-      return g_strdup_printf ("Not yours: %s", status->reason ? status->reason : "unknown reason");
+      return g_strdup_printf (_ ("Not yours: %s"),
+                              status->reason ? status->reason : _ ("unknown reason"));
     case SG_STATUS_UNAVAILABLE:
-      return g_strdup_printf ("Unavailable: %s",
-                              status->reason ? status->reason : "unknown reason");
+      return g_strdup_printf (_ ("Unavailable: %s"),
+                              status->reason ? status->reason : _ ("unknown reason"));
     case SG_STATUS_STARTING:
     default:
-      return g_strdup ("Checking…");
+      return g_strdup (_ ("Checking…"));
     }
 }
 
@@ -121,7 +124,7 @@ item_props (SgMenu *menu, SgMenuItem item, const SgStatus *status)
       g_variant_builder_add (&b, "{sv}", "children-display", g_variant_new_string ("submenu"));
       break;
     case SG_MENU_ITEM_OPEN:
-      g_variant_builder_add (&b, "{sv}", "label", g_variant_new_string ("_Open VM console"));
+      g_variant_builder_add (&b, "{sv}", "label", g_variant_new_string (_ ("_Open VM console")));
       g_variant_builder_add (&b, "{sv}", "enabled", g_variant_new_boolean (granted));
       break;
     case SG_MENU_ITEM_STATUS:
@@ -133,7 +136,7 @@ item_props (SgMenu *menu, SgMenuItem item, const SgStatus *status)
         break;
       }
     case SG_MENU_ITEM_COPY:
-      g_variant_builder_add (&b, "{sv}", "label", g_variant_new_string ("_Copy address"));
+      g_variant_builder_add (&b, "{sv}", "label", g_variant_new_string (_ ("_Copy address")));
       g_variant_builder_add (&b, "{sv}", "enabled", g_variant_new_boolean (granted));
       break;
     case SG_MENU_N_ITEMS:

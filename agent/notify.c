@@ -1,5 +1,7 @@
 #include "notify.h"
 
+#include <glib/gi18n-lib.h>
+
 #define NOTIFY_NAME "org.freedesktop.Notifications"
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 #define NOTIFY_IFACE "org.freedesktop.Notifications"
@@ -15,11 +17,29 @@ struct _SgNotify
   gboolean can_open; /* it offers "Open VM console" */
 };
 
+/* One notification on its way: first the server's capabilities, then the
+ * Notify itself. Asked each time rather than remembered: another server
+ * may have taken the name since, and notifications are rare. */
 typedef struct
 {
   SgNotify *notify;
   gboolean is_status;
+  char *icon;
+  char *summary;
+  char *body;
+  gboolean with_open;
 } NotifyCall;
+
+static void
+notify_call_free (NotifyCall *call)
+{
+  g_free (call->icon);
+  g_free (call->summary);
+  g_free (call->body);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotifyCall, notify_call_free)
 
 static void
 on_action_invoked (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
@@ -34,14 +54,14 @@ on_action_invoked (GDBusConnection *bus, const char *sender, const char *path, c
   g_variant_get (params, "(u&s)", &id, &action);
   if (id == 0 || id != notify->status_id || !notify->can_open)
     return;
-  if (g_str_equal (action, "open") || g_str_equal (action, "default"))
+  if (g_str_equal (action, "default"))
     notify->open (notify->user_data);
 }
 
 static void
 on_notify_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autofree NotifyCall *call = user_data;
+  g_autoptr (NotifyCall) call = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply
       = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
@@ -57,35 +77,80 @@ on_notify_reply (GObject *source, GAsyncResult *result, gpointer user_data)
     g_variant_get (reply, "(u)", &call->notify->status_id);
 }
 
+/* The one action, "default": a server that draws buttons draws one, one
+ * that draws none invokes it on a click on the notification (the
+ * specification's "default" key). Sent only to a server that lists
+ * "actions" among its capabilities: the others would show nothing for it,
+ * or the key as a label. (xfce4-notifyd 0.7 drew a button for each of
+ * "default" and "open", both labelled the same.) */
 static void
-send_notification (SgNotify *notify, gboolean is_status, const char *icon, const char *summary,
-                   const char *body, gboolean with_open)
+notify_send (NotifyCall *call, gboolean server_has_actions)
 {
+  SgNotify *notify = call->notify;
   GVariantBuilder actions, hints;
-  g_autofree char *escaped = g_markup_escape_text (body ? body : "", -1);
-  NotifyCall *call = g_new0 (NotifyCall, 1);
+  g_autofree char *escaped = g_markup_escape_text (call->body ? call->body : "", -1);
 
   g_variant_builder_init (&actions, G_VARIANT_TYPE_STRING_ARRAY);
-  if (with_open)
+  if (call->with_open && server_has_actions)
     {
       g_variant_builder_add (&actions, "s", "default");
-      g_variant_builder_add (&actions, "s", "Open VM console");
-      g_variant_builder_add (&actions, "s", "open");
-      g_variant_builder_add (&actions, "s", "Open VM console");
+      g_variant_builder_add (&actions, "s", _ ("Open VM console"));
     }
   g_variant_builder_init (&hints, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&hints, "{sv}", "urgency", g_variant_new_byte (1));
   g_variant_builder_add (&hints, "{sv}", "desktop-entry", g_variant_new_string ("seatgate-agent"));
-  call->notify = notify;
-  call->is_status = is_status;
-  g_debug ("Notification: %s: %s", summary, body ? body : "");
+  g_debug ("Notification: %s: %s", call->summary, call->body ? call->body : "");
   g_dbus_connection_call (notify->bus, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE, "Notify",
                           g_variant_new ("(susss@as@a{sv}i)", "VM console",
-                                         is_status ? notify->status_id : 0, icon, summary, escaped,
-                                         g_variant_builder_end (&actions),
+                                         call->is_status ? notify->status_id : 0, call->icon,
+                                         call->summary, escaped, g_variant_builder_end (&actions),
                                          g_variant_builder_end (&hints), -1),
                           G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, notify->cancellable,
                           on_notify_reply, call);
+}
+
+static void
+on_capabilities_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  NotifyCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_autofree const char **caps = NULL;
+
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      notify_call_free (call);
+      return;
+    }
+  if (reply == NULL)
+    {
+      /* Notify itself will say what is wrong with the server, if anything. */
+      g_dbus_error_strip_remote_error (error);
+      g_debug ("The notification server's capabilities could not be read: %s", error->message);
+    }
+  else
+    g_variant_get (reply, "(^a&s)", &caps);
+  notify_send (call, caps != NULL && g_strv_contains (caps, "actions"));
+}
+
+static void
+send_notification (SgNotify *notify, gboolean is_status, const char *icon, const char *summary,
+                   const char *body, gboolean with_open)
+{
+  NotifyCall *call = g_new0 (NotifyCall, 1);
+
+  call->notify = notify;
+  call->is_status = is_status;
+  call->icon = g_strdup (icon);
+  call->summary = g_strdup (summary);
+  call->body = g_strdup (body);
+  call->with_open = with_open;
+  /* Asked for every notification, with actions or not, so that they reach
+   * the server in the order they were made. */
+  g_dbus_connection_call (notify->bus, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities",
+                          NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          notify->cancellable, on_capabilities_reply, call);
 }
 
 SgNotify *

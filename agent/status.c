@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include <glib/gi18n-lib.h>
+
 void
 sg_status_set (SgStatus *status, SgStatusKind kind, guint16 port, const char *reason)
 {
@@ -53,14 +55,14 @@ sg_status_headline (const SgStatus *status)
   switch (status->kind)
     {
     case SG_STATUS_GRANTED:
-      return g_strdup_printf ("VM console: yours (port %u)", status->port);
+      return g_strdup_printf (_ ("VM console: yours (port %u)"), status->port);
     case SG_STATUS_NOT_GRANTED:
-      return g_strdup ("VM console: not yours");
+      return g_strdup (_ ("VM console: not yours"));
     case SG_STATUS_UNAVAILABLE:
-      return g_strdup ("VM console: gate unavailable");
+      return g_strdup (_ ("VM console: gate unavailable"));
     case SG_STATUS_STARTING:
     default:
-      return g_strdup ("VM console: checking…");
+      return g_strdup (_ ("VM console: checking…"));
     }
 }
 
@@ -70,7 +72,8 @@ sg_status_detail (const SgStatus *status)
   switch (status->kind)
     {
     case SG_STATUS_GRANTED:
-      return g_strdup_printf ("spice://%s:%u is open to you while this session is active",
+      /* TRANSLATORS: %s:%u is the address, e.g. 127.0.0.1:5930 */
+      return g_strdup_printf (_ ("spice://%s:%u is open to you while this session is active"),
                               SG_VIEWER_HOST, status->port);
     case SG_STATUS_NOT_GRANTED:
     case SG_STATUS_UNAVAILABLE:

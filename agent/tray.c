@@ -71,18 +71,23 @@ struct _SgTray
   SgTrayVisibility visibility;
 
   SgStatus status;
+  gboolean at_seat;
 };
 
+/* Passive lets a host hide the item (xfce4-panel and waybar do): right
+ * only where nobody at the seat is looking at this session (in the
+ * background, remote, on no seat). A refusal of the person at the seat
+ * asks for attention, so that the reason is seen. */
 static const char *
-status_word (const SgStatus *status)
+status_word (const SgStatus *status, gboolean at_seat)
 {
-  /* Passive lets a host tuck the item away: nothing to do when not granted. */
   switch (status->kind)
     {
     case SG_STATUS_GRANTED:
     case SG_STATUS_UNAVAILABLE:
       return "Active";
     case SG_STATUS_NOT_GRANTED:
+      return at_seat ? "NeedsAttention" : "Passive";
     case SG_STATUS_STARTING:
     default:
       return "Passive";
@@ -114,7 +119,7 @@ get_property (GDBusConnection *bus, const char *sender, const char *path, const 
   if (g_str_equal (name, "Title"))
     return g_variant_new_take_string (sg_status_headline (&tray->status));
   if (g_str_equal (name, "Status"))
-    return g_variant_new_string (status_word (&tray->status));
+    return g_variant_new_string (status_word (&tray->status, tray->at_seat));
   if (g_str_equal (name, "WindowId"))
     return g_variant_new_int32 (0);
   if (g_str_equal (name, "IconThemePath"))
@@ -125,8 +130,11 @@ get_property (GDBusConnection *bus, const char *sender, const char *path, const 
     return g_variant_new_boolean (FALSE);
   if (g_str_equal (name, "IconName"))
     return g_variant_new_string (sg_status_icon_name (&tray->status));
-  if (g_str_equal (name, "OverlayIconName") || g_str_equal (name, "AttentionIconName")
-      || g_str_equal (name, "AttentionMovieName"))
+  /* Hosts that swap in the attention icon show the same one: the state is
+   * in the icon's shape and the tooltip, not in blinking. */
+  if (g_str_equal (name, "AttentionIconName"))
+    return g_variant_new_string (sg_status_icon_name (&tray->status));
+  if (g_str_equal (name, "OverlayIconName") || g_str_equal (name, "AttentionMovieName"))
     return g_variant_new_string ("");
   if (g_str_equal (name, "IconPixmap") || g_str_equal (name, "OverlayIconPixmap")
       || g_str_equal (name, "AttentionIconPixmap"))
@@ -386,19 +394,29 @@ emit (SgTray *tray, const char *signal, GVariant *params)
 }
 
 void
-sg_tray_set_status (SgTray *tray, const SgStatus *status)
+sg_tray_set_status (SgTray *tray, const SgStatus *status, gboolean at_seat)
 {
   SgStatus old = { 0 };
+  const char *old_word = status_word (&tray->status, tray->at_seat);
+  const char *new_word = status_word (status, at_seat);
 
+  tray->at_seat = at_seat;
   if (sg_status_equal (&tray->status, status))
-    return;
+    {
+      if (!g_str_equal (old_word, new_word))
+        emit (tray, "NewStatus", g_variant_new ("(s)", new_word));
+      return;
+    }
   sg_status_copy (&old, &tray->status);
   sg_status_copy (&tray->status, status);
 
-  if (!g_str_equal (status_word (&old), status_word (status)))
-    emit (tray, "NewStatus", g_variant_new ("(s)", status_word (status)));
+  if (!g_str_equal (old_word, new_word))
+    emit (tray, "NewStatus", g_variant_new ("(s)", new_word));
   if (!g_str_equal (sg_status_icon_name (&old), sg_status_icon_name (status)))
-    emit (tray, "NewIcon", NULL);
+    {
+      emit (tray, "NewIcon", NULL);
+      emit (tray, "NewAttentionIcon", NULL);
+    }
   g_autofree char *old_title = sg_status_headline (&old);
   g_autofree char *new_title = sg_status_headline (status);
   if (!g_str_equal (old_title, new_title))

@@ -31,7 +31,10 @@ SgTray *sg_tray_new (GDBusConnection *session_bus, const char *menu_path,
                      const SgTrayCallbacks *callbacks, gpointer user_data, GError **error);
 void sg_tray_free (SgTray *tray);
 
-void sg_tray_set_status (SgTray *tray, const SgStatus *status);
+/* @at_seat: the refusal in @status is of the person at the seat (polkit,
+ * no port, a revocation), who must see it; FALSE for a session nobody at
+ * the seat looks at (background, remote). */
+void sg_tray_set_status (SgTray *tray, const SgStatus *status, gboolean at_seat);
 SgTrayVisibility sg_tray_get_visibility (const SgTray *tray);
 /* The bus name we own, org.kde.StatusNotifierItem-PID-1. */
 const char *sg_tray_get_bus_name (const SgTray *tray);

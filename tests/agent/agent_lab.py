@@ -166,9 +166,23 @@ class SessionMock:
 
 class Agent:
     '''seatgate-agent as one uid, on the lab's system bus and the private
-    session bus.'''
+    session bus, started one of the two ways desktops start it:
 
-    def __init__(self, desk, uid, session_id=None, args=('--verbose',), env=None, hold=False):
+    in_session=True   inside the login session: XDG_SESSION_ID=session_id
+                      and its pid registered with the session (what logind
+                      learns from the session scope's cgroup), as a VT login
+                      or a desktop without systemd startup does it;
+    in_session=False  as a user unit (GNOME's app-gnome-*.scope, systemd's
+                      xdg-autostart generator): in no session's pids, and
+                      XDG_SESSION_ID only if session_id is given (the user
+                      manager's environment, possibly naming another,
+                      older session of the user).
+
+    closed_stdio starts it with stdin, stdout and stderr closed (its log is
+    then lost).'''
+
+    def __init__(self, desk, uid, session_id=None, args=('--verbose',), env=None, hold=False,
+                 in_session=None, closed_stdio=False):
         self.desk = desk
         self.uid = uid
         self.home = desk.home(uid)
@@ -188,8 +202,14 @@ class Agent:
             environment['XDG_SESSION_ID'] = session_id
         environment.update(desk.lab.sanitizer_env())
         environment.update(env or {})
+        if in_session is None:
+            in_session = session_id is not None
+        self.in_session = in_session
+        hold = hold or in_session
         self.args = [agent_path()] + list(args)
         cmd = ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups'] + self.args
+        if closed_stdio:
+            cmd = ['/bin/sh', '-c', 'exec 0<&- 1>&- 2>&- "$@"', 'closed-stdio'] + cmd
         if hold:
             # Waits for a line on stdin before it becomes the agent, so that
             # the test can tell logind the pid first (GetSessionByPID).
@@ -198,6 +218,9 @@ class Agent:
                                      stdout=self._log, stderr=subprocess.STDOUT, env=environment,
                                      cwd='/')
         self.pid = self.proc.pid
+        if in_session:
+            desk.lab.logind.add_pid(session_id, self.pid)
+            self.release_hold()
 
     def release_hold(self):
         self.proc.stdin.write(b'go\n')
@@ -358,8 +381,13 @@ class AgentLab:
         return list(self.bus.client.get_property(WATCHER_NAME, WATCHER_PATH, WATCHER_IFACE,
                                                  'RegisteredStatusNotifierItems'))
 
-    def start_notifications(self):
-        n = SessionMock(self, 'notifications', 'notification_daemon', NOTIFY_NAME, NOTIFY_PATH)
+    def start_notifications(self, actions=True):
+        '''python-dbusmock's notification_daemon, listing the "actions"
+        capability (buttons, as xfce4-notifyd and gnome-shell draw them)
+        unless actions is False (its stock list, which has none).'''
+        caps = 'body body-markup icon-static actions' if actions else None
+        n = SessionMock(self, 'notifications', 'notification_daemon', NOTIFY_NAME, NOTIFY_PATH,
+                        {'capabilities': caps} if caps else None)
         self.notifiers.append(n)
         self.notifications = n
         return n
@@ -369,9 +397,15 @@ class AgentLab:
         return [(a[3], a[4], a[1], list(a[5])) for a in self.notifications.method_calls('Notify')]
 
     def agent(self, uid, session_id=None, **kw):
+        '''An agent started inside session_id (see Agent).'''
         a = Agent(self, uid, session_id, **kw)
         self.agents.append(a)
         return a
+
+    def unit_agent(self, uid, xdg_session_id=None, **kw):
+        '''An agent started as a user unit: in no session, with
+        XDG_SESSION_ID=xdg_session_id if given.'''
+        return self.agent(uid, xdg_session_id, in_session=False, **kw)
 
     def logs(self):
         out = {}

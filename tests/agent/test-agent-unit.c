@@ -27,9 +27,15 @@ test_session_judge (void)
     { 1000, "", TRUE, "user", TRUE, "remote session" },
     /* remote wins over the seat: xrdp sessions may claim one */
     { 1000, "seat0", TRUE, "user", TRUE, "remote session" },
+    /* xrdp on Debian 12: no seat, and Remote=false without PAM_RHOST */
     { 1000, "", FALSE, "user", TRUE, "no seat" },
     { 1000, "seat0", FALSE, "greeter", TRUE, "not a user session (class greeter)" },
     { 1000, "seat0", FALSE, "lock-screen", TRUE, "not a user session (class lock-screen)" },
+    /* systemd >= 256: root at a console, and a homed user not yet unlocked */
+    { 1000, "seat0", FALSE, "user-early", TRUE, "not a user session (class user-early)" },
+    { 1000, "seat0", FALSE, "user-incomplete", TRUE,
+      "a session still being set up (class user-incomplete; its home directory is not unlocked "
+      "yet)" },
     { 1001, "seat0", FALSE, "user", TRUE, "session 2 belongs to uid 1001, not to uid 1000" },
   };
 
@@ -39,6 +45,71 @@ test_session_judge (void)
                                                cases[i].remote, cases[i].klass, cases[i].active);
       g_assert_cmpstr (why, ==, cases[i].why);
     }
+}
+
+static SgLogindSession
+props (const char *id, const char *seat, gboolean remote, const char *klass, gboolean active,
+       const char *state)
+{
+  return (SgLogindSession){ .id = (char *)id,
+                            .uid = 1000,
+                            .seat = (char *)seat,
+                            .remote = remote,
+                            .session_class = (char *)klass,
+                            .type = (char *)"x11",
+                            .active = active,
+                            .state = (char *)state };
+}
+
+static void
+test_session_elect (void)
+{
+  SgLogindSession ssh = props ("1", "", TRUE, "user", TRUE, "active");
+  SgLogindSession xrdp = props ("3", "", FALSE, "user", TRUE, "active");
+  SgLogindSession console = props ("5", "seat0", FALSE, "user", TRUE, "active");
+  SgLogindSession background = props ("4", "seat0", FALSE, "user", FALSE, "online");
+  SgLogindSession closing = props ("6", "seat0", FALSE, "user", TRUE, "closing");
+  SgLogindSession early = props ("7", "seat0", FALSE, "user-early", TRUE, "active");
+
+  {
+    /* The seat session wins over older remote ones and over the Display. */
+    const SgLogindSession *s[] = { &ssh, &xrdp, &console };
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), "3"), ==, 2);
+  }
+  {
+    /* The seat's active one first, then the older. */
+    const SgLogindSession *s[] = { &background, &console };
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), NULL), ==, 1);
+    SgLogindSession other = props ("10", "seat0", FALSE, "user", FALSE, "online");
+    const SgLogindSession *t[] = { &other, &background };
+    g_assert_cmpint (sg_session_elect (t, G_N_ELEMENTS (t), NULL), ==, 1);
+  }
+  {
+    /* A closing session never counts, even when it is still active. */
+    const SgLogindSession *s[] = { &closing, &background };
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), NULL), ==, 1);
+    const SgLogindSession *t[] = { &closing };
+    g_assert_cmpint (sg_session_elect (t, G_N_ELEMENTS (t), NULL), ==, -1);
+  }
+  {
+    /* None may hold a port: the Display explains, else a seat's, else the oldest. */
+    const SgLogindSession *s[] = { &ssh, &xrdp };
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), "3"), ==, 1);
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), NULL), ==, 0);
+    const SgLogindSession *t[] = { &ssh, &early };
+    g_assert_cmpint (sg_session_elect (t, G_N_ELEMENTS (t), NULL), ==, 1);
+    g_assert_cmpint (sg_session_elect (t, G_N_ELEMENTS (t), "1"), ==, 0);
+  }
+  {
+    /* The user manager's own session and a cron job's are nobody's login. */
+    SgLogindSession manager = props ("8", "", FALSE, "manager", TRUE, "active");
+    SgLogindSession cron = props ("9", "", FALSE, "background", TRUE, "active");
+    const SgLogindSession *s[] = { &manager, &cron };
+    g_assert_cmpint (sg_session_elect (s, G_N_ELEMENTS (s), "8"), ==, -1);
+    const SgLogindSession *t[] = { &manager, &cron, &xrdp };
+    g_assert_cmpint (sg_session_elect (t, G_N_ELEMENTS (t), NULL), ==, 2);
+  }
+  g_assert_cmpint (sg_session_elect (NULL, 0, NULL), ==, -1);
 }
 
 static void
@@ -134,6 +205,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/agent/session/judge", test_session_judge);
+  g_test_add_func ("/agent/session/elect", test_session_elect);
   g_test_add_func ("/agent/viewer/expand", test_viewer_expand);
   g_test_add_func ("/agent/gate/seats-lookup", test_seats_lookup);
   g_test_add_func ("/agent/status/words", test_status_words);

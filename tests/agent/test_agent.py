@@ -81,6 +81,7 @@ def test_remote_agent_does_not_ask_and_shows_why(desk, helper, lab):
     agent = desk.agent(REMOTE_UID, REMOTE_SESSION)
     props = agent.wait_state(DENIED)
     assert reason(props) == 'remote session'
+    assert props['Status'] == 'Passive'
     assert agent.grant_calls() == 0
     assert lab.gate.grants() == []
 
@@ -98,6 +99,7 @@ def test_agent_on_a_seat_without_gated_ports_does_not_ask(desk, helper, lab):
     agent = desk.agent(SEAT1_UID, '7')
     props = agent.wait_state(DENIED)
     assert reason(props) == 'no VM port is gated on seat1'
+    assert props['Status'] == 'NeedsAttention'
     assert agent.grant_calls() == 0
 
 
@@ -196,19 +198,21 @@ def test_agent_exits_when_the_session_bus_goes(desk, helper, lab):
     wait_until(lambda: lab.gate.grants() == [], SETTLE, what='the grant to end')
 
 
-def test_agent_finds_its_session_by_pid(desk, helper, lab):
+def test_agent_finds_its_session_by_pid_alone(desk, helper, lab):
     agent = desk.agent(CONSOLE_UID, None, hold=True)
     lab.logind.add_pid(CONSOLE_SESSION, agent.pid)
     agent.release_hold()
     agent.wait_state(GRANTED)
     assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+    assert 'runs in login session /org/freedesktop/login1/session/_32' in agent.log()
 
 
-def test_agent_outside_any_session_does_not_ask(desk, helper, lab):
-    agent = desk.agent(CONSOLE_UID, None)
+def test_agent_of_a_uid_without_sessions_does_not_ask(desk, helper, lab):
+    agent = desk.unit_agent(SEAT1_UID)
     props = agent.wait_state(DENIED)
-    assert reason(props) == 'not in a login session'
+    assert reason(props) == 'no login session'
     assert agent.grant_calls() == 0
+    assert agent.running()
 
 
 def test_refused_grant_is_not_retried_until_something_changes(desk, helper, lab):
@@ -216,6 +220,7 @@ def test_refused_grant_is_not_retried_until_something_changes(desk, helper, lab)
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     props = agent.wait_state(DENIED)
     assert 'not the active session' not in reason(props)
+    assert props['Status'] == 'NeedsAttention'
     refusal = reason(props)
 
     unrelated_events(lab)
@@ -248,6 +253,7 @@ def test_revoked_grant_is_shown_and_not_asked_again(desk, helper, lab):
 
     props = agent.wait_state(DENIED)
     assert reason(props) == 'an administrator ended the grant'
+    assert props['Status'] == 'NeedsAttention'
     unrelated_events(lab)
     switch_away(lab)
     agent.wait_item(lambda p: reason(p) == 'not the active session on seat0')
@@ -460,7 +466,7 @@ def test_without_watcher_one_notification_per_state_change(desk, helper, lab):
     sent = wait_count(1)
     assert sent[0][0] == 'VM console: yours (port 5930)'
     assert URI in sent[0][1]
-    assert 'open' in sent[0][3]
+    assert sent[0][3] == ['default', 'Open VM console']
 
     # Each step below is announced once; what comes between is not.
     unrelated_events(lab)
@@ -554,9 +560,18 @@ def test_notification_action_opens_the_console(desk, helper, lab):
     # The stand-in numbers notifications from 1.
     notifications.mock('EmitSignal', 'sssav',
                        ('org.freedesktop.Notifications', 'ActionInvoked', 'us',
-                        [GLib.Variant('u', 1), GLib.Variant('s', 'open')]))
+                        [GLib.Variant('u', 1), GLib.Variant('s', 'default')]))
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
     assert runs == [[str(CONSOLE_UID), URI]]
+
+
+def test_notification_server_without_actions_is_sent_none(desk, helper, lab):
+    desk.start_notifications(actions=False)
+    desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert sent[0][0] == 'VM console: yours (port 5930)'
+    assert sent[0][3] == []
+    assert len(desk.notifications.method_calls('GetCapabilities')) == 1
 
 
 # --- footprint ---------------------------------------------------------------
@@ -615,6 +630,7 @@ def test_grant_changes_on_another_seat_do_not_wake_the_agent(desk, lab):
     assert lab.actor(ADMIN_UID).revoke(CONSOLE_UID).ok
     props = agent.wait_state(DENIED)
     assert reason(props) == 'an administrator ended the grant'
+    assert props['Status'] == 'NeedsAttention'
     assert agent.grant_calls() == 1
 
 
