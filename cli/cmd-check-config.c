@@ -1,13 +1,33 @@
-/* seatgatectl check-config [FILE]: the helper's own parser, nothing else
- * touched, so "valid" here means the helper will start with it. */
+/* seatgatectl check-config [FILE]: the helper's own parser, drop-ins in
+ * FILE.d/ merged the same way, nothing else touched, so "valid" here means
+ * the helper will start with it. Each setting says which file and line it
+ * came from: with a fleet tool writing drop-ins, "why is this port gated"
+ * is the question. */
 #include <stdio.h>
 
 #include "json.h"
 #include "seatgatectl.h"
+#include "sg-arrays.h"
 #include "sg-build-config.h"
 #include "sg-config.h"
 #include "sg-error.h"
 #include "sg-ports.h"
+
+/* {"file": F, "line": N}, or null for the built-in default. */
+static void
+member_origin (SgctlJson *json, const char *key, const SgConfigOrigin *origin)
+{
+  sgctl_json_key (json, key);
+  if (origin->file == NULL)
+    {
+      sgctl_json_null (json);
+      return;
+    }
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "file", origin->file);
+  sgctl_json_member_int (json, "line", origin->line);
+  sgctl_json_end_object (json);
+}
 
 static void
 print_json (const char *path, const SgConfig *config, const GError *error)
@@ -17,6 +37,15 @@ print_json (const char *path, const SgConfig *config, const GError *error)
   sgctl_json_begin_object (json);
   sgctl_json_member_string (json, "file", path);
   sgctl_json_member_bool (json, "valid", config != NULL);
+  if (config != NULL)
+    {
+      sgctl_json_member_bool (json, "main_file_missing", config->main_missing);
+      sgctl_json_key (json, "files");
+      sgctl_json_begin_array (json);
+      for (guint i = 0; i < config->files->len; i++)
+        sgctl_json_string (json, g_ptr_array_index (config->files, i));
+      sgctl_json_end_array (json);
+    }
   if (config == NULL)
     {
       sgctl_json_member_string (json, "error", error->message);
@@ -36,6 +65,7 @@ print_json (const char *path, const SgConfig *config, const GError *error)
       for (guint j = 0; j < seat->ports->len; j++)
         sgctl_json_int (json, g_array_index (seat->ports, guint16, j));
       sgctl_json_end_array (json);
+      member_origin (json, "ports_from", &seat->ports_origin);
       sgctl_json_end_object (json);
     }
   sgctl_json_end_array (json);
@@ -44,25 +74,48 @@ print_json (const char *path, const SgConfig *config, const GError *error)
   for (guint i = 0; i < config->always_allow->len; i++)
     sgctl_json_int (json, g_array_index (config->always_allow, guint32, i));
   sgctl_json_end_array (json);
+  member_origin (json, "always_allow_from", &config->always_allow_origin);
   sgctl_json_member_string (json, "table_mode", sg_table_mode_to_string (config->table_mode));
+  member_origin (json, "table_mode_from", &config->table_mode_origin);
   sgctl_json_member_string (json, "viewer_command", config->viewer_command);
+  member_origin (json, "viewer_command_from", &config->viewer_command_origin);
   sgctl_json_end_object (json);
   sgctl_json_print (json);
+}
+
+/* "  (FILE:LINE)" or "  (built-in default)" after a setting. */
+static char *
+from (const SgConfigOrigin *origin)
+{
+  g_autofree char *where = sg_config_origin_to_string (origin);
+  return g_strdup_printf ("  (%s)", where);
 }
 
 static void
 print_human (const char *path, const SgConfig *config)
 {
-  printf ("%s is valid.\n", path);
+  guint n_dropins = config->files->len - (config->main_missing ? 0 : 1);
+
+  if (n_dropins == 0)
+    printf ("%s is valid.\n", path);
+  else
+    printf ("%s is valid, with %u drop-in%s.\n", path, n_dropins, n_dropins == 1 ? "" : "s");
+  if (config->main_missing)
+    printf ("  %s does not exist: the built-in default (seat0 gates port 5930) stands in for it\n",
+            path);
+  for (guint i = 0; i < config->files->len; i++)
+    printf ("  read %s\n", (const char *) g_ptr_array_index (config->files, i));
   for (guint i = 0; i < config->seats->len; i++)
     {
       const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
-      g_autofree char *ports
-          = sg_ports_to_string ((const guint16 *)(void *)seat->ports->data, seat->ports->len);
-      printf ("  %s gates port%s %s\n", seat->name, seat->ports->len == 1 ? "" : "s", ports);
+      g_autofree char *ports = sg_ports_to_string (sg_array_ports (seat->ports), seat->ports->len);
+      g_autofree char *where = from (&seat->ports_origin);
+      printf ("  %s gates port%s %s%s\n", seat->name, seat->ports->len == 1 ? "" : "s", ports,
+              where);
     }
+  g_autofree char *allow_from = from (&config->always_allow_origin);
   if (config->always_allow->len == 0)
-    printf ("  always allowed: nobody\n");
+    printf ("  always allowed: nobody%s\n", allow_from);
   else
     {
       printf ("  always allowed:");
@@ -72,11 +125,15 @@ print_human (const char *path, const SgConfig *config)
               = sgctl_user_label (g_array_index (config->always_allow, guint32, i));
           printf ("%s %s", i > 0 ? "," : "", label);
         }
-      printf ("\n");
+      printf ("%s\n", allow_from);
     }
-  printf ("  table mode: %s\n", sg_table_mode_to_string (config->table_mode));
+  g_autofree char *mode_from = from (&config->table_mode_origin);
+  printf ("  table mode: %s%s\n", sg_table_mode_to_string (config->table_mode), mode_from);
   if (config->viewer_command != NULL)
-    printf ("  viewer command: %s\n", config->viewer_command);
+    {
+      g_autofree char *viewer_from = from (&config->viewer_command_origin);
+      printf ("  viewer command: %s%s\n", config->viewer_command, viewer_from);
+    }
 }
 
 int
@@ -87,9 +144,10 @@ sgctl_cmd_check_config (int argc, char **argv)
       = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as JSON", NULL }, { NULL } };
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "check-config", "[FILE]",
-      "Checks FILE (default " SG_CONFIG_FILE ") the way seatgate-helper reads it, and\n"
-      "prints what it gates, or the file, line and key of the first problem. Nothing\n"
-      "is changed: restart seatgate to apply a file.",
+      "Checks FILE (default " SG_CONFIG_FILE ") and its drop-ins (FILE.d/*.conf)\n"
+      "the way seatgate-helper reads them, and prints what they gate and which file\n"
+      "and line each setting came from, or the file, line and key of the first\n"
+      "problem. Nothing is changed: restart seatgate to apply a change.",
       entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (SgConfig) config = NULL;

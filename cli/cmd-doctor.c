@@ -10,6 +10,7 @@
 #include "logind-info.h"
 #include "proc-net.h"
 #include "seatgatectl.h"
+#include "sg-arrays.h"
 #include "sg-build-config.h"
 #include "sg-config.h"
 #include "sg-error.h"
@@ -178,6 +179,63 @@ check_helper (Doctor *d)
 
 /* ---- table and kernel ---- */
 
+/* What is true of each layout (helper/nft-gate.h): while the helper runs,
+ * an owned table (Linux >= 5.12: the persistent one, or seatgate_owned in
+ * front of the plain backstop) cannot be changed by anyone else, so nothing
+ * opens the ports; a plain table alone can be, until the helper restores it.
+ * Once the helper is gone, what is left (the orphaned persistent table or
+ * the backstop) still refuses everyone without a grant, but nobody guards
+ * it: the kernel drops the owner flag of an orphan, so `nft flush ruleset`
+ * removes either. */
+
+static void
+check_gated_ports (Doctor *d, const SgctlTableInfo *table, const char *name)
+{
+  for (guint i = 0; i < d->ports->len; i++)
+    {
+      guint16 port = g_array_index (d->ports, guint16, i);
+      if (!sg_ports_contains (sg_array_ports (table->gated), table->gated->len, port))
+        add (d, SEVERITY_PROBLEM, "port-not-in-table",
+             "systemctl restart seatgate (the helper rebuilds the table from its config).",
+             "Port %u is configured but not gated by the table inet %s.", port, name);
+    }
+}
+
+static char *
+pairs_text (GArray *pairs)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < pairs->len; i++)
+    {
+      const SgctlUidPort *pair = &g_array_index (pairs, SgctlUidPort, i);
+      g_string_append_printf (out, "%suid %u on %u", i > 0 ? ", " : "", pair->uid, pair->port);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The helper is not running: say what the table left behind does. */
+static void
+check_unguarded_table (Doctor *d, const SgctlTableInfo *table)
+{
+  if (table->granted->len > 0)
+    {
+      g_autofree char *pairs = pairs_text (table->granted);
+      add (d, SEVERITY_PROBLEM, "stale-grants",
+           "systemctl start seatgate (its start replaces the table with a deny-only one), or "
+           "seatgate-helper --reset.",
+           "seatgate-helper is not running, yet the table inet %s it left still lets in: %s "
+           "(it ended without revoking, e.g. killed).",
+           SG_TABLE, pairs);
+    }
+  add (d, SEVERITY_WARNING, "table-unguarded",
+       "systemctl start seatgate. Until it runs, do not flush or reload the firewall.",
+       "seatgate-helper is not running. The table inet %s it left keeps the ports closed to "
+       "every uid without a grant, but nobody guards it now: \"nft flush ruleset\" or a "
+       "firewall reload would remove it and open the ports until the helper starts again.",
+       SG_TABLE);
+}
+
 static void
 check_table (Doctor *d)
 {
@@ -190,31 +248,59 @@ check_table (Doctor *d)
            "The nftables table could not be checked: %s.", error->message);
       return;
     }
-  if (!table->present)
+  SgctlLayout layout = sgctl_table_info_layout (table);
+  if (layout == SGCTL_LAYOUT_MISSING)
     {
       add (d, SEVERITY_PROBLEM, "table-missing",
            "systemctl restart seatgate: the helper builds the table before it takes its bus "
            "name. If it goes missing again, something replaces the whole ruleset (\"nft flush "
-           "ruleset\", a firewall manager): on Linux >= 6.9 the helper's owned, persistent table "
-           "survives that.",
-           "The nftables table inet seatgate is missing: every local user can reach the VM "
-           "console ports.");
+           "ruleset\", a firewall manager) while the helper is stopped, or the helper keeps a "
+           "plain table (Linux < 5.12, or TableMode=plain); while it runs on Linux >= 5.12, its "
+           "own table survives that.",
+           "The nftables table inet %s is missing: every local user can reach the VM console "
+           "ports.",
+           SG_TABLE);
       return;
     }
-  for (guint i = 0; i < d->ports->len; i++)
+
+  check_gated_ports (d, sgctl_table_info_enforcing (table),
+                     sgctl_table_info_enforcing (table) == table ? SG_TABLE : SG_TABLE_OWNED);
+  if (layout == SGCTL_LAYOUT_OWNED_ONLY)
+    add (d, SEVERITY_WARNING, "backstop-missing",
+         "If this stays, restart seatgate (its table watch should have put it back at once; "
+         "\"journalctl -u seatgate -b\" says why not).",
+         "The backstop table inet %s is missing. The helper's table inet %s keeps the ports "
+         "closed while the helper runs, but if it stops now, the ports are open.",
+         SG_TABLE, SG_TABLE_OWNED);
+  if (layout == SGCTL_LAYOUT_BACKSTOP)
     {
-      guint16 port = g_array_index (d->ports, guint16, i);
-      if (!sg_ports_contains ((const guint16 *)(void *)table->gated->data, table->gated->len, port))
-        add (d, SEVERITY_PROBLEM, "port-not-in-table",
-             "systemctl restart seatgate (the helper rebuilds the table from its config).",
-             "Port %u is configured but not gated by the table inet seatgate.", port);
+      check_gated_ports (d, table, SG_TABLE);
+      if (!sgctl_table_info_tables_agree (table))
+        add (d, SEVERITY_WARNING, "tables-disagree",
+             "systemctl restart seatgate (the helper rebuilds both tables).",
+             "The helper's table inet %s and its backstop inet %s hold different ports, grants "
+             "or cuts: a connection needs both, so someone may be refused who should not be.",
+             SG_TABLE_OWNED, SG_TABLE);
     }
-  if (!table->owned && sgctl_kernel_has_table_owner () == SGCTL_FEATURE_PRESENT
-      && d->config->table_mode != SG_TABLE_MODE_PLAIN)
+
+  if (!d->helper_running)
+    {
+      check_unguarded_table (d, table);
+      return;
+    }
+  if (layout == SGCTL_LAYOUT_ORPHAN)
     add (d, SEVERITY_WARNING, "table-not-owned",
-         "Restart seatgate; with TableMode=auto the helper owns the table where the kernel "
-         "allows.",
-         "The table inet seatgate is not owned by the helper: any root process can change it.");
+         "Restart seatgate: its start takes the table over.",
+         "The helper runs, but no process owns the persistent table inet %s: the helper that "
+         "runs did not make it.",
+         SG_TABLE);
+  else if (layout == SGCTL_LAYOUT_PLAIN && sgctl_kernel_has_table_owner () == SGCTL_FEATURE_PRESENT
+           && d->config->table_mode != SG_TABLE_MODE_PLAIN)
+    add (d, SEVERITY_WARNING, "table-not-owned",
+         "Restart seatgate; with TableMode=auto the helper owns its table on Linux >= 5.12.",
+         "The table inet %s is not owned by the helper: any root process can change or remove "
+         "it, and the ports are open until the helper puts it back.",
+         SG_TABLE);
 }
 
 static void
@@ -224,18 +310,15 @@ check_kernel (Doctor *d)
   guint major = 0, minor = 0;
 
   sgctl_kernel_version (&major, &minor, &release);
+  /* 5.12-6.8 needs no warning: the owned table and its backstop give what
+   * the persistent table gives (see above). */
   if (sgctl_kernel_has_table_owner () == SGCTL_FEATURE_MISSING)
     add (d, SEVERITY_WARNING, "kernel-no-table-owner",
-         "Use Linux >= 6.9 (Debian: a backports kernel) for an owned, persistent table.",
-         "Linux %s cannot give the helper its own table (owner flag: Linux >= 5.12): any root "
-         "process can change or remove it.",
-         release ? release : "?");
-  else if (sgctl_kernel_has_table_persist () == SGCTL_FEATURE_MISSING)
-    add (d, SEVERITY_WARNING, "kernel-no-table-persist",
-         "Use Linux >= 6.9 (Debian: a backports kernel). Until then the helper keeps a plain "
-         "table and puts it back when it is removed.",
-         "Linux %s cannot keep the helper's table after the helper stops (persist flag: Linux "
-         ">= 6.9): between a stop and the next start the ports are open.",
+         "Use Linux >= 5.12 (Debian 12's 6.1 will do) for a table of the helper's own.",
+         "Linux %s cannot give the helper a table of its own (owner flag: Linux >= 5.12): the "
+         "helper keeps a plain table, which any root process can change or remove (\"nft flush "
+         "ruleset\", a firewall reload); the helper puts it back, but the ports are open for "
+         "the milliseconds in between.",
          release ? release : "?");
   if (sgctl_kernel_has_sock_destroy () == SGCTL_FEATURE_MISSING)
     add (d, SEVERITY_WARNING, "kernel-no-sock-destroy",
@@ -275,8 +358,7 @@ check_listeners (Doctor *d)
   for (guint i = 0; i < listeners->len; i++)
     {
       const SgctlListener *l = listeners->pdata[i];
-      gboolean gated
-          = sg_ports_contains ((const guint16 *)(void *)d->ports->data, d->ports->len, l->port);
+      gboolean gated = sg_ports_contains (sg_array_ports (d->ports), d->ports->len, l->port);
       gboolean is_qemu = FALSE;
       g_autofree char *owner = listener_owner (l, &is_qemu);
       g_autofree char *where = g_strdup_printf (l->ipv6 ? "[%s]:%u" : "%s:%u", l->address, l->port);
@@ -317,7 +399,7 @@ check_seats (Doctor *d)
     {
       const char *seat = d->seats->pdata[i];
       g_autoptr (GError) error = NULL;
-      g_autoptr (SgctlSession) session = NULL;
+      g_autoptr (SgLogindSession) session = NULL;
 
       if (!sgctl_logind_active_session (d->bus, seat, &session, &error))
         {
@@ -347,11 +429,20 @@ check_seats (Doctor *d)
                "nobody can be granted its ports now.",
                seat);
         }
-      else if (session->remote || g_strcmp0 (session->session_class, "user") != 0)
-        add (d, SEVERITY_WARNING, "seat-session-not-grantable",
-             "Log in at the console as a person (class user, local).",
-             "%s's active session %s is %s: seatgate grants only a local session of class user.",
-             seat, session->id, session->remote ? "remote" : "not of class user");
+      else
+        {
+          /* The helper's own rule, so doctor never promises what Grant()
+           * refuses. */
+          g_autofree char *flaw
+              = sg_logind_session_flaw (session->seat, seat, session->remote,
+                                        session->session_class, session->active, session->state);
+          if (flaw != NULL)
+            add (d, SEVERITY_WARNING, "seat-session-not-grantable",
+                 "Log in at the console as a person (class user, local).",
+                 "%s's active session %s cannot be granted: %s. seatgate grants only the active, "
+                 "local session of class user.",
+                 seat, session->id, flaw);
+        }
     }
 }
 

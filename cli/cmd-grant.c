@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "json.h"
 #include "seatgatectl.h"
 
@@ -34,7 +36,7 @@ on_revoked (GDBusConnection *bus, const char *sender, const char *path, const ch
   g_variant_get (params, "(&su&s)", &seat, &uid, &reason);
   if (uid != g->uid || !g_hash_table_remove (g->held, seat))
     return;
-  g_printerr ("seatgatectl: your grant on %s ended (%s)\n", seat, reason);
+  g_printerr (_ ("seatgatectl: your grant on %s ended (%s)\n"), seat, reason);
   if (g_hash_table_size (g->held) == 0 && g->child == NULL)
     {
       g->exit_status = SGCTL_EXIT_FAILURE;
@@ -52,7 +54,7 @@ on_helper_owner (GDBusConnection *bus, const char *sender, const char *path, con
   g_variant_get (params, "(&s&s&s)", NULL, NULL, &new_owner);
   if (*new_owner != '\0' || g_hash_table_size (g->held) == 0)
     return;
-  g_printerr ("seatgatectl: seatgate-helper left the bus: every grant has ended\n");
+  g_printerr (_ ("seatgatectl: seatgate-helper left the bus: every grant has ended\n"));
   g_hash_table_remove_all (g->held);
   if (g->child == NULL)
     {
@@ -129,8 +131,12 @@ report_grant (Grant *g, gboolean json)
               sgctl_json_ports (out, ports);
               sgctl_json_end_object (out);
               if (!json && !g->quiet)
-                printf ("Granted %s's VM console (port%s %s) to %s.\n", seat,
-                        g_variant_n_children (ports) == 1 ? "" : "s", ports_text, label);
+                /* TRANSLATORS: seat, port list, user, e.g. "Granted seat0's VM
+                 * console (port 5930) to alice." */
+                printf (g_dngettext (GETTEXT_PACKAGE, "Granted %s's VM console (port %s) to %s.\n",
+                                     "Granted %s's VM console (ports %s) to %s.\n",
+                                     g_variant_n_children (ports)),
+                        seat, ports_text, label);
             }
           g_variant_unref (ports);
         }
@@ -226,7 +232,7 @@ sgctl_cmd_grant (int argc, char **argv)
                                    &error);
       if (g.child == NULL)
         {
-          g_printerr ("seatgatectl: cannot run %s: %s\n", command[0], error->message);
+          g_printerr (_ ("seatgatectl: cannot run %s: %s\n"), command[0], error->message);
           g.exit_status = g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ? 127 : 126;
         }
       else
@@ -234,7 +240,7 @@ sgctl_cmd_grant (int argc, char **argv)
     }
   else if (!json && !quiet)
     {
-      printf ("Holding the grant until Ctrl-C.\n");
+      printf (_ ("Holding the grant until Ctrl-C.\n"));
       fflush (stdout);
     }
 
@@ -251,7 +257,7 @@ sgctl_cmd_grant (int argc, char **argv)
       g_autoptr (GVariant) released = g_dbus_proxy_call_sync (
           G_DBUS_PROXY (proxy), "Release", NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
       if (released != NULL && !json && !quiet)
-        printf ("Released the grant.\n");
+        printf (_ ("Released the grant.\n"));
     }
   return g.exit_status;
 }

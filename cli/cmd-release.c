@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "json.h"
 #include "seatgatectl.h"
 
@@ -50,7 +52,7 @@ sgctl_cmd_release (int argc, char **argv)
     return SGCTL_EXIT_USAGE;
   if (argc > 1)
     {
-      g_printerr ("seatgatectl release: no arguments expected (see --help)\n");
+      g_printerr (_ ("seatgatectl release: no arguments expected (see --help)\n"));
       return SGCTL_EXIT_USAGE;
     }
 
@@ -82,13 +84,13 @@ sgctl_cmd_release (int argc, char **argv)
       sgctl_json_print (out);
     }
   else if (n_after > 0)
-    g_printerr ("seatgatectl: %s still holds the grant on %s: another program of yours holds it "
-                "(your seatgate-agent, or a running \"seatgatectl grant\"); quit it, or use its "
-                "Release\n",
+    g_printerr (_ ("seatgatectl: %s still holds the grant on %s: another program of yours holds it "
+                   "(your seatgate-agent, or a running \"seatgatectl grant\"); quit it, or use its "
+                   "Release\n"),
                 label, after);
   else if (n_before == 0)
-    printf ("%s held no grant.\n", label);
+    printf (_ ("%s held no grant.\n"), label);
   else
-    printf ("Released %s's grant on %s.\n", label, before);
+    printf (_ ("Released %s's grant on %s.\n"), label, before);
   return n_after == 0 ? SGCTL_EXIT_OK : SGCTL_EXIT_FAILURE;
 }

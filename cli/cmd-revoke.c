@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "json.h"
 #include "seatgatectl.h"
 
@@ -41,7 +43,7 @@ start_tty_agent (void)
   if (agent == NULL)
     {
       close (notify[0]);
-      g_printerr ("seatgatectl: could not start pkttyagent: %s\n", error->message);
+      g_printerr (_ ("seatgatectl: could not start pkttyagent: %s\n"), error->message);
       return NULL;
     }
   struct pollfd pfd = { .fd = notify[0], .events = POLLIN };
@@ -88,7 +90,7 @@ sgctl_cmd_revoke (int argc, char **argv)
     return SGCTL_EXIT_USAGE;
   if (argc != 2)
     {
-      g_printerr ("seatgatectl revoke: give one UID or USER (see --help)\n");
+      g_printerr (_ ("seatgatectl revoke: give one UID or USER (see --help)\n"));
       return SGCTL_EXIT_USAGE;
     }
   if (!sgctl_parse_user (argv[1], &uid, &error))
@@ -130,6 +132,6 @@ sgctl_cmd_revoke (int argc, char **argv)
       sgctl_json_print (out);
     }
   else
-    printf ("Revoked %s's grant.\n", label);
+    printf (_ ("Revoked %s's grant.\n"), label);
   return SGCTL_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include "seatgatectl.h"
 #include "sg-build-config.h"
 #include "sg-config.h"
+#include "sg-wire.h"
 #include "table-info.h"
 
 typedef struct
@@ -20,7 +21,7 @@ typedef struct
   GVariant *seats;           /* a(saq): the helper's, or the config's without it */
   const char *seats_from;    /* "helper", "config" or "default" */
   GVariant *grants;          /* a(suaq); empty without the helper */
-  GPtrArray *sessions;       /* SgctlSession* or NULL, one per seat */
+  GPtrArray *sessions;       /* SgLogindSession* or NULL, one per seat */
   GPtrArray *session_errors; /* char* or NULL, one per seat */
   SgctlTableInfo *table;
   GError *table_error;
@@ -41,22 +42,6 @@ status_clear (Status *s)
   g_clear_error (&s->table_error);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
-
-static GVariant *
-seats_from_config (const SgConfig *config)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(saq)"));
-  for (guint i = 0; i < config->seats->len; i++)
-    {
-      const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
-      g_variant_builder_add (&builder, "(s@aq)", seat->name,
-                             g_variant_new_fixed_array (G_VARIANT_TYPE_UINT16, seat->ports->data,
-                                                        seat->ports->len, sizeof (guint16)));
-    }
-  return g_variant_ref_sink (g_variant_builder_end (&builder));
-}
 
 /* The uid granted on @seat, or -1. */
 static gint64
@@ -100,12 +85,12 @@ gather (Status *s, const char *config_path)
       s->seats_from = config != NULL ? "config" : "default";
       if (config == NULL)
         config = sg_config_new_default ();
-      s->seats = seats_from_config (config);
+      s->seats = g_variant_ref_sink (sg_wire_seats (config));
     }
   if (s->grants == NULL)
     s->grants = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(suaq)"), NULL, 0));
 
-  s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify)sgctl_session_free);
+  s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify)sg_logind_session_free);
   s->session_errors = g_ptr_array_new_with_free_func (g_free);
   GVariantIter iter;
   const char *seat;
@@ -113,7 +98,7 @@ gather (Status *s, const char *config_path)
   while (g_variant_iter_next (&iter, "(&s@aq)", &seat, NULL))
     {
       g_autoptr (GError) error = NULL;
-      SgctlSession *session = NULL;
+      SgLogindSession *session = NULL;
       if (bus == NULL)
         g_ptr_array_add (s->session_errors, g_strdup ("no system bus"));
       else if (!sgctl_logind_active_session (bus, seat, &session, &error))
@@ -127,7 +112,7 @@ gather (Status *s, const char *config_path)
 }
 
 static void
-json_session (SgctlJson *json, const SgctlSession *session, const char *error)
+json_session (SgctlJson *json, const SgLogindSession *session, const char *error)
 {
   if (session == NULL)
     {
@@ -240,23 +225,28 @@ print_json (const Status *s)
     sgctl_json_member_string (json, "error", s->table_error->message);
   else
     {
+      /* present/owned/persistent are inet seatgate's own; the sets are the
+       * enforcing table's (inet seatgate_owned in the 5.12-6.8 layout). */
+      const SgctlTableInfo *live = sgctl_table_info_enforcing (s->table);
+      sgctl_json_member_string (json, "layout",
+                                sgctl_layout_to_string (sgctl_table_info_layout (s->table)));
       sgctl_json_member_bool (json, "present", s->table->present);
       sgctl_json_member_bool (json, "owned", s->table->owned);
       sgctl_json_member_bool (json, "persistent", s->table->persistent);
       sgctl_json_key (json, "gated_ports");
       sgctl_json_begin_array (json);
-      for (guint j = 0; j < s->table->gated->len; j++)
-        sgctl_json_int (json, g_array_index (s->table->gated, guint16, j));
+      for (guint j = 0; j < live->gated->len; j++)
+        sgctl_json_int (json, g_array_index (live->gated, guint16, j));
       sgctl_json_end_array (json);
       sgctl_json_key (json, "granted");
-      json_pairs (json, s->table->granted);
+      json_pairs (json, live->granted);
       sgctl_json_key (json, "always");
       sgctl_json_begin_array (json);
-      for (guint j = 0; j < s->table->always->len; j++)
-        sgctl_json_int (json, g_array_index (s->table->always, guint32, j));
+      for (guint j = 0; j < live->always->len; j++)
+        sgctl_json_int (json, g_array_index (live->always, guint32, j));
       sgctl_json_end_array (json);
       sgctl_json_key (json, "cut");
-      json_pairs (json, s->table->cut);
+      json_pairs (json, live->cut);
     }
   sgctl_json_end_object (json);
 
@@ -286,14 +276,13 @@ print_table (const SgctlTableInfo *table, const GError *error)
       printf ("Table:   unknown (%s)\n", error->message);
       return;
     }
+  /* In the 5.12-6.8 layout the owned table enforces and inet seatgate is
+   * only the backstop: describe the layout, and show the live sets. */
+  g_autofree char *what = sgctl_table_info_describe (table);
+  printf ("Table:   %s\n", what);
+  table = sgctl_table_info_enforcing (table);
   if (!table->present)
-    {
-      printf ("Table:   inet seatgate is MISSING: the ports are not gated\n");
-      return;
-    }
-  printf ("Table:   inet seatgate present, %s%s\n",
-          table->owned ? "owned by the helper" : "not owned (any root process may change it)",
-          table->persistent ? ", persistent" : "");
+    return;
   g_autoptr (GArray) gated = g_array_ref (table->gated);
   g_autoptr (GString) ports = g_string_new (NULL);
   for (guint i = 0; i < gated->len; i++)
@@ -329,7 +318,7 @@ print_human (const Status *s)
   while (g_variant_iter_next (&iter, "(&s@aq)", &seat, &ports))
     {
       g_autofree char *ports_text = sgctl_ports_string (ports);
-      const SgctlSession *session = s->sessions->pdata[i];
+      const SgLogindSession *session = s->sessions->pdata[i];
       const char *session_error = s->session_errors->pdata[i];
       gint64 granted = granted_uid (s->grants, seat);
 

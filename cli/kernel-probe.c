@@ -45,12 +45,6 @@ sgctl_kernel_has_table_owner (void)
 }
 
 SgctlFeature
-sgctl_kernel_has_table_persist (void)
-{
-  return at_least (6, 9);
-}
-
-SgctlFeature
 sgctl_kernel_has_sock_destroy (void)
 {
   struct

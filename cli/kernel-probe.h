@@ -15,9 +15,9 @@ typedef enum
 /* The kernel's version from uname (e.g. 6, 1); FALSE if it cannot be read. */
 gboolean sgctl_kernel_version (guint *major, guint *minor, char **release);
 
-/* nftables table flags: owner (Linux >= 5.12), persist (Linux >= 6.9). */
+/* The nftables owner table flag (Linux >= 5.12). The persist flag (6.9)
+ * changes nothing doctor reports: see cmd-doctor.c's table checks. */
 SgctlFeature sgctl_kernel_has_table_owner (void);
-SgctlFeature sgctl_kernel_has_table_persist (void);
 
 /* sock_diag SOCK_DESTROY for TCP (CONFIG_INET_DIAG_DESTROY): asks the kernel
  * to destroy a socket that cannot exist; ENOENT means it would have tried. */

@@ -1,25 +1,11 @@
 #include "logind-info.h"
 
-#define LOGIND_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
-#define LOGIND_SEAT "org.freedesktop.login1.Seat"
-#define LOGIND_SESSION "org.freedesktop.login1.Session"
+#define LOGIND_NAME SG_LOGIND_NAME
+#define LOGIND_PATH SG_LOGIND_PATH
+#define LOGIND_MANAGER SG_LOGIND_MANAGER
+#define LOGIND_SEAT SG_LOGIND_SEAT
+#define LOGIND_SESSION SG_LOGIND_SESSION
 #define CALL_TIMEOUT_MS 5000
-
-void
-sgctl_session_free (SgctlSession *session)
-{
-  if (session == NULL)
-    return;
-  g_free (session->id);
-  g_free (session->name);
-  g_free (session->remote_host);
-  g_free (session->session_class);
-  g_free (session->type);
-  g_free (session->state);
-  g_free (session);
-}
 
 static GVariant *
 get_all (GDBusConnection *bus, const char *path, const char *iface, GError **error)
@@ -34,18 +20,8 @@ get_all (GDBusConnection *bus, const char *path, const char *iface, GError **err
   return g_variant_get_child_value (reply, 0);
 }
 
-static char *
-dict_string (GVariantDict *dict, const char *key)
-{
-  const char *value = NULL;
-
-  if (!g_variant_dict_lookup (dict, key, "&s", &value))
-    return NULL;
-  return g_strdup (value);
-}
-
 gboolean
-sgctl_logind_active_session (GDBusConnection *bus, const char *seat, SgctlSession **session,
+sgctl_logind_active_session (GDBusConnection *bus, const char *seat, SgLogindSession **session,
                              GError **error)
 {
   g_autoptr (GError) local_error = NULL;
@@ -61,7 +37,7 @@ sgctl_logind_active_session (GDBusConnection *bus, const char *seat, SgctlSessio
   if (reply == NULL)
     {
       g_autofree char *remote = g_dbus_error_get_remote_error (local_error);
-      if (g_strcmp0 (remote, "org.freedesktop.login1.NoSuchSeat") == 0)
+      if (g_strcmp0 (remote, SG_LOGIND_ERROR "NoSuchSeat") == 0)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "logind knows no seat '%s'", seat);
           return FALSE;
@@ -85,18 +61,9 @@ sgctl_logind_active_session (GDBusConnection *bus, const char *seat, SgctlSessio
   session_props = get_all (bus, session_path, LOGIND_SESSION, error);
   if (session_props == NULL)
     return FALSE;
-  g_auto (GVariantDict) dict;
-  g_variant_dict_init (&dict, session_props);
-  g_autoptr (SgctlSession) s = g_new0 (SgctlSession, 1);
+  g_autoptr (SgLogindSession) s = sg_logind_session_new (session_path);
   s->id = g_strdup (session_id);
-  g_variant_dict_lookup (&dict, "User", "(u&o)", &s->uid, NULL);
-  s->name = dict_string (&dict, "Name");
-  g_variant_dict_lookup (&dict, "Remote", "b", &s->remote);
-  s->remote_host = dict_string (&dict, "RemoteHost");
-  s->session_class = dict_string (&dict, "Class");
-  s->type = dict_string (&dict, "Type");
-  s->state = dict_string (&dict, "State");
-  g_variant_dict_lookup (&dict, "Active", "b", &s->active);
+  sg_logind_session_apply (s, session_props);
   *session = g_steal_pointer (&s);
   return TRUE;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "seatgatectl.h"
 #include "sg-build-config.h"
 
@@ -16,27 +18,30 @@ typedef struct
 } Command;
 
 static const Command commands[] = {
-  { "status", sgctl_cmd_status, "Seats, their sessions, grants, the table and the helper" },
-  { "grant", sgctl_cmd_grant, "Get your seat's VM console (held while seatgatectl runs)" },
-  { "release", sgctl_cmd_release, "Give up your grant" },
-  { "revoke", sgctl_cmd_revoke, "End a user's grant (administrators)" },
-  { "monitor", sgctl_cmd_monitor, "Print grants and revokes as they happen" },
-  { "check-config", sgctl_cmd_check_config, "Check a seatgate.conf without changing anything" },
-  { "doctor", sgctl_cmd_doctor, "Find what is wrong, and say how to fix it" },
+  { "status", sgctl_cmd_status, N_ ("Seats, their sessions, grants, the table and the helper") },
+  { "grant", sgctl_cmd_grant, N_ ("Get your seat's VM console (held while seatgatectl runs)") },
+  { "release", sgctl_cmd_release, N_ ("Give up your grant") },
+  { "revoke", sgctl_cmd_revoke, N_ ("End a user's grant (administrators)") },
+  { "monitor", sgctl_cmd_monitor, N_ ("Print grants and revokes as they happen") },
+  { "check-config", sgctl_cmd_check_config,
+    N_ ("Check a seatgate.conf without changing anything") },
+  { "doctor", sgctl_cmd_doctor, N_ ("Find what is wrong, and say how to fix it") },
 };
 
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: seatgatectl [--help] [--version] COMMAND [OPTION…]\n\n"
-                "Shows and steers seatgate, which gives a VM's console port to the person at\n"
-                "the computer's console only.\n\nCommands:\n");
+  fputs (_ ("Usage: seatgatectl [--help] [--version] COMMAND [OPTION…]\n\n"
+            "Shows and steers seatgate, which gives a VM's console port to the person at\n"
+            "the computer's console only.\n\nCommands:\n"),
+         out);
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-14s%s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\n\"seatgatectl COMMAND --help\" tells more; man seatgatectl tells all.\n"
-                "Exit status: 0 done; 1 failed or a problem found; 2 usage error;\n"
-                "3 seatgate-helper is not on the system bus; 4 not the console user of a\n"
-                "gated seat; 5 polkit does not allow it.\n");
+    fprintf (out, "  %-14s%s\n", commands[i].name, _ (commands[i].summary));
+  fputs (_ ("\n\"seatgatectl COMMAND --help\" tells more; man seatgatectl tells all.\n"
+            "Exit status: 0 done; 1 failed or a problem found; 2 usage error;\n"
+            "3 seatgate-helper is not on the system bus; 4 not the console user of a\n"
+            "gated seat; 5 polkit does not allow it.\n"),
+         out);
 }
 
 static const Command *
@@ -54,6 +59,8 @@ main (int argc, char **argv)
   const Command *command;
 
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, SG_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   if (argc < 2)
     {
       usage (stderr);

@@ -16,8 +16,6 @@
 #define NFT_TABLE_F_PERSIST 0x4 /* Linux 6.9; newer than Debian 12's headers */
 #endif
 
-#define TABLE_NAME SG_TABLE
-
 typedef struct nftnl_table SgctlNftnlTable;
 typedef struct nftnl_set SgctlNftnlSet;
 typedef struct nftnl_set_elems_iter SgctlNftnlElemsIter;
@@ -37,6 +35,7 @@ sgctl_table_info_free (SgctlTableInfo *info)
   g_clear_pointer (&info->granted, g_array_unref);
   g_clear_pointer (&info->always, g_array_unref);
   g_clear_pointer (&info->cut, g_array_unref);
+  g_clear_pointer (&info->owned_table, sgctl_table_info_free);
   g_free (info);
 }
 
@@ -95,7 +94,7 @@ table_cb (const struct nlmsghdr *nlh, void *data)
 typedef struct
 {
   GArray *into;
-  guint key_len; /* 2: port; 4: uid; 8: uid . port */
+  guint key_len; /* SG_PORT_KEY_LEN, SG_UID_KEY_LEN or SG_PAIR_KEY_LEN */
 } ElemsRead;
 
 static int
@@ -118,14 +117,14 @@ elems_cb (const struct nlmsghdr *nlh, void *data)
 
       if (key == NULL || len < read->key_len)
         continue;
-      if (read->key_len == 2)
+      if (read->key_len == SG_PORT_KEY_LEN)
         {
           guint16 port_be;
           memcpy (&port_be, key, sizeof port_be);
           guint16 port = ntohs (port_be);
           g_array_append_val (read->into, port);
         }
-      else if (read->key_len == 4)
+      else if (read->key_len == SG_UID_KEY_LEN)
         {
           guint32 uid;
           memcpy (&uid, key, sizeof uid);
@@ -136,6 +135,8 @@ elems_cb (const struct nlmsghdr *nlh, void *data)
           /* uid in host order, then the port in network order padded to 4 */
           SgctlUidPort pair;
           guint16 port_be;
+          /* Padding too: sgctl_table_info_tables_agree() compares bytes. */
+          memset (&pair, 0, sizeof pair);
           memcpy (&pair.uid, key, sizeof pair.uid);
           memcpy (&port_be, key + 4, sizeof port_be);
           pair.port = ntohs (port_be);
@@ -168,14 +169,14 @@ compare_pair (gconstpointer a, gconstpointer b)
 }
 
 static gboolean
-read_set (struct mnl_socket *nl, guint32 seq, const char *name, guint key_len, GArray *into,
-          GError **error)
+read_set (struct mnl_socket *nl, guint32 seq, const char *table_name, const char *name,
+          guint key_len, GArray *into, GError **error)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   g_autoptr (SgctlNftnlSet) set = nftnl_set_alloc ();
   ElemsRead read = { into, key_len };
 
-  nftnl_set_set_str (set, NFTNL_SET_TABLE, TABLE_NAME);
+  nftnl_set_set_str (set, NFTNL_SET_TABLE, table_name);
   nftnl_set_set_str (set, NFTNL_SET_NAME, name);
   nftnl_set_set_u32 (set, NFTNL_SET_FAMILY, NFPROTO_INET);
   struct nlmsghdr *nlh
@@ -186,27 +187,67 @@ read_set (struct mnl_socket *nl, guint32 seq, const char *name, guint key_len, G
   /* A table without this set is reported through the empty array. */
   if (err != 0 && err != ENOENT)
     {
-      g_autofree char *what = g_strdup_printf ("reading set %s of table inet %s", name, TABLE_NAME);
+      g_autofree char *what = g_strdup_printf ("reading set %s of table inet %s", name, table_name);
       set_errno_error (error, err, what);
       return FALSE;
     }
   return TRUE;
 }
 
-SgctlTableInfo *
-sgctl_table_info_read (GError **error)
+static SgctlTableInfo *
+table_info_new (void)
 {
-  g_autoptr (SgctlTableInfo) info = g_new0 (SgctlTableInfo, 1);
-  g_autoptr (SgctlMnlSocket) nl = NULL;
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  guint32 seq = (guint32)time (NULL);
-  int err;
+  SgctlTableInfo *info = g_new0 (SgctlTableInfo, 1);
 
   info->gated = g_array_new (FALSE, FALSE, sizeof (guint16));
   info->granted = g_array_new (FALSE, FALSE, sizeof (SgctlUidPort));
   info->always = g_array_new (FALSE, FALSE, sizeof (guint32));
   info->cut = g_array_new (FALSE, FALSE, sizeof (SgctlUidPort));
+  return info;
+}
 
+static gboolean
+read_table (struct mnl_socket *nl, guint32 *seq, const char *name, SgctlTableInfo *info,
+            GError **error)
+{
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  g_autoptr (SgctlNftnlTable) table = nftnl_table_alloc ();
+
+  nftnl_table_set_str (table, NFTNL_TABLE_NAME, name);
+  nftnl_table_set_u32 (table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+  struct nlmsghdr *nlh
+      = nftnl_table_nlmsg_build_hdr (buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, (*seq)++);
+  nftnl_table_nlmsg_build_payload (nlh, table);
+  int err = talk (nl, nlh, table_cb, info);
+  if (err == ENOENT)
+    return TRUE;
+  if (err != 0)
+    {
+      g_autofree char *what = g_strdup_printf ("reading table inet %s", name);
+      set_errno_error (error, err, what);
+      return FALSE;
+    }
+
+  if (!read_set (nl, (*seq)++, name, SG_SET_GATED, SG_PORT_KEY_LEN, info->gated, error)
+      || !read_set (nl, (*seq)++, name, SG_SET_GRANTED, SG_PAIR_KEY_LEN, info->granted, error)
+      || !read_set (nl, (*seq)++, name, SG_SET_ALWAYS, SG_UID_KEY_LEN, info->always, error)
+      || !read_set (nl, (*seq)++, name, SG_SET_CUT, SG_PAIR_KEY_LEN, info->cut, error))
+    return FALSE;
+  g_array_sort (info->gated, compare_u16);
+  g_array_sort (info->granted, compare_pair);
+  g_array_sort (info->always, compare_u32);
+  g_array_sort (info->cut, compare_pair);
+  return TRUE;
+}
+
+SgctlTableInfo *
+sgctl_table_info_read (GError **error)
+{
+  g_autoptr (SgctlTableInfo) info = table_info_new ();
+  g_autoptr (SgctlMnlSocket) nl = NULL;
+  guint32 seq = (guint32)time (NULL);
+
+  info->owned_table = table_info_new ();
   nl = mnl_socket_open (NETLINK_NETFILTER);
   if (nl == NULL)
     {
@@ -218,30 +259,95 @@ sgctl_table_info_read (GError **error)
       set_errno_error (error, errno, "binding the netlink socket");
       return NULL;
     }
-
-  g_autoptr (SgctlNftnlTable) table = nftnl_table_alloc ();
-  nftnl_table_set_str (table, NFTNL_TABLE_NAME, TABLE_NAME);
-  nftnl_table_set_u32 (table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-  struct nlmsghdr *nlh
-      = nftnl_table_nlmsg_build_hdr (buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq++);
-  nftnl_table_nlmsg_build_payload (nlh, table);
-  err = talk (nl, nlh, table_cb, info);
-  if (err == ENOENT)
-    return g_steal_pointer (&info);
-  if (err != 0)
-    {
-      set_errno_error (error, err, "reading table inet " TABLE_NAME);
-      return NULL;
-    }
-
-  if (!read_set (nl, seq++, "gated", 2, info->gated, error)
-      || !read_set (nl, seq++, "granted", 8, info->granted, error)
-      || !read_set (nl, seq++, "always", 4, info->always, error)
-      || !read_set (nl, seq++, "cut", 8, info->cut, error))
+  if (!read_table (nl, &seq, SG_TABLE, info, error)
+      || !read_table (nl, &seq, SG_TABLE_OWNED, info->owned_table, error))
     return NULL;
-  g_array_sort (info->gated, compare_u16);
-  g_array_sort (info->granted, compare_pair);
-  g_array_sort (info->always, compare_u32);
-  g_array_sort (info->cut, compare_pair);
   return g_steal_pointer (&info);
+}
+
+const SgctlTableInfo *
+sgctl_table_info_enforcing (const SgctlTableInfo *info)
+{
+  if (info->owned_table != NULL && info->owned_table->present)
+    return info->owned_table;
+  return info;
+}
+
+SgctlLayout
+sgctl_table_info_layout (const SgctlTableInfo *info)
+{
+  gboolean owned = info->owned_table != NULL && info->owned_table->present;
+
+  if (!info->present)
+    return owned ? SGCTL_LAYOUT_OWNED_ONLY : SGCTL_LAYOUT_MISSING;
+  if (owned)
+    return SGCTL_LAYOUT_BACKSTOP;
+  if (info->persistent)
+    return info->owned ? SGCTL_LAYOUT_PERSISTENT : SGCTL_LAYOUT_ORPHAN;
+  return SGCTL_LAYOUT_PLAIN;
+}
+
+const char *
+sgctl_layout_to_string (SgctlLayout layout)
+{
+  switch (layout)
+    {
+    case SGCTL_LAYOUT_MISSING:
+      return "missing";
+    case SGCTL_LAYOUT_PERSISTENT:
+      return "persistent";
+    case SGCTL_LAYOUT_ORPHAN:
+      return "orphan";
+    case SGCTL_LAYOUT_BACKSTOP:
+      return "owned+backstop";
+    case SGCTL_LAYOUT_PLAIN:
+      return "plain";
+    case SGCTL_LAYOUT_OWNED_ONLY:
+      return "owned-only";
+    default:
+      return "unknown";
+    }
+}
+
+char *
+sgctl_table_info_describe (const SgctlTableInfo *info)
+{
+  switch (sgctl_table_info_layout (info))
+    {
+    case SGCTL_LAYOUT_MISSING:
+      return g_strdup ("inet " SG_TABLE " is MISSING: the ports are not gated");
+    case SGCTL_LAYOUT_PERSISTENT:
+      return g_strdup ("inet " SG_TABLE " present, owned by the helper, persistent");
+    case SGCTL_LAYOUT_ORPHAN:
+      return g_strdup ("inet " SG_TABLE " present, persistent, no owner (the helper is not "
+                       "running; the deny holds)");
+    case SGCTL_LAYOUT_BACKSTOP:
+      return g_strdup ("inet " SG_TABLE_OWNED " present, owned by the helper, with the plain "
+                       "backstop inet " SG_TABLE);
+    case SGCTL_LAYOUT_PLAIN:
+      return g_strdup ("inet " SG_TABLE " present, not owned (any root process may change it)");
+    case SGCTL_LAYOUT_OWNED_ONLY:
+      return g_strdup ("inet " SG_TABLE_OWNED " present, owned by the helper; its backstop "
+                       "inet " SG_TABLE " is MISSING (the helper puts it back)");
+    default:
+      return g_strdup ("unknown");
+    }
+}
+
+static gboolean
+arrays_equal (GArray *a, GArray *b)
+{
+  return a->len == b->len
+         && memcmp (a->data, b->data, (gsize)a->len * g_array_get_element_size (a)) == 0;
+}
+
+gboolean
+sgctl_table_info_tables_agree (const SgctlTableInfo *info)
+{
+  const SgctlTableInfo *owned = info->owned_table;
+
+  if (!info->present || owned == NULL || !owned->present)
+    return TRUE;
+  return arrays_equal (info->gated, owned->gated) && arrays_equal (info->granted, owned->granted)
+         && arrays_equal (info->always, owned->always) && arrays_equal (info->cut, owned->cut);
 }

@@ -33,7 +33,9 @@ from seatgate_lab import LabError, POLKIT_NAME, wait_until  # noqa: E402
 
 POLKITD = '/usr/lib/polkit-1/polkitd'
 POLKIT_BUS_POLICY = '/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf'
-POLICY_FILE = os.path.join(seatgate_lab.SOURCE_DIR, 'polkit', 'io.github.seatgate.policy')
+# Built: the action texts are merged with po/ at build time (polkit/meson.build).
+POLICY_FILE = os.path.join(os.environ.get('SEATGATE_BUILD_DIR', os.path.join(seatgate_lab.SOURCE_DIR, 'build')),
+                           'polkit', 'io.github.seatgate.policy')
 EXAMPLES_DIR = os.path.join(seatgate_lab.SOURCE_DIR, 'polkit', 'examples')
 LAB_UIDS = range(1000, 1010)
 

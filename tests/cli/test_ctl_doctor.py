@@ -3,6 +3,7 @@ Run against the real polkitd, whose action list doctor reads.'''
 
 import gzip
 import os
+import signal
 import subprocess
 
 import pytest
@@ -85,6 +86,65 @@ def test_ctl_doctor_finds_the_table_removed(real_lab):
     assert status == ctl.EXIT_FAILURE
     assert 'table-missing' in problems(found)
     assert 'every local user can reach' in found['table-missing']['message']
+
+
+# The real polkitd sees no logind session here: a rule lets the grant through.
+GRANT_RULE = [('10-lab.rules', 'polkit.addRule(function(a, s) {'
+               ' return a.id == "io.github.seatgate.grant" ? polkit.Result.YES'
+               ' : polkit.Result.NOT_HANDLED; });')]
+
+
+def test_ctl_doctor_says_a_stopped_helpers_table_still_refuses_everyone(real_lab):
+    # What is true after `systemctl stop seatgate` on every layout: the table
+    # left behind refuses every uid (a clean stop revoked every grant), but
+    # nothing guards it, so a flush would open the ports.
+    lab = real_lab(rules=GRANT_RULE)
+    lab.listen(5930)
+    lab.start_helper()
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    lab.helper.stop()
+    assert alice.connect('127.0.0.1') == 'refused'
+    _, found = findings(lab)
+    f = found['table-unguarded']
+    assert f['severity'] == 'warning'
+    assert 'keeps the ports closed to every uid without a grant' in f['message']
+    assert 'nft flush ruleset' in f['message']
+    assert 'systemctl start seatgate' in f['fix']
+    assert 'stale-grants' not in found
+    assert not any('between a stop and the next start' in g['message'] for g in found.values())
+
+
+def test_ctl_doctor_finds_the_grants_a_killed_helper_left(real_lab):
+    lab = real_lab(rules=GRANT_RULE)
+    lab.listen(5930)
+    lab.start_helper()
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    lab.helper.stop(signal.SIGKILL)
+    assert alice.connect('127.0.0.1') == 'ok'
+    status, found = findings(lab)
+    assert status == ctl.EXIT_FAILURE
+    assert 'stale-grants' in problems(found)
+    assert f'uid {CONSOLE_UID} on 5930' in found['stale-grants']['message']
+    assert 'table-unguarded' in found
+    # The fix it names works: the next start leaves only the deny.
+    lab.start_helper()
+    assert alice.connect('127.0.0.1') == 'refused'
+
+
+def test_ctl_doctor_finds_nothing_wrong_with_the_owned_table_and_its_backstop(real_lab):
+    # The layout of Linux 5.12-6.8 (TableMode=backstop asks for it here).
+    lab = real_lab(rules=GRANT_RULE)
+    lab.listen(5930)
+    lab.start_helper(lab.write_config(table_mode='backstop'))
+    assert lab.actor(CONSOLE_UID).grant().ok
+    status, found = findings(lab)
+    assert problems(found) == []
+    assert status == ctl.EXIT_OK
+    for table_finding in ('table-not-owned', 'table-unguarded', 'tables-disagree',
+                          'backstop-missing', 'kernel-no-table-persist'):
+        assert table_finding not in found, found[table_finding]
 
 
 def test_ctl_doctor_finds_a_broken_config(real_lab):
@@ -183,4 +243,6 @@ def test_ctl_doctor_kernel_findings_match_the_running_kernel(real_lab):
     major, minor = (int(x) for x in os.uname().release.split('.')[:2])
     assert ('kernel-no-sock-destroy' in found) == ('CONFIG_INET_DIAG_DESTROY=y' not in config)
     assert ('kernel-no-table-owner' in found) == ((major, minor) < (5, 12))
-    assert ('kernel-no-table-persist' in found) == ((5, 12) <= (major, minor) < (6, 9))
+    # 5.12-6.8 is no weakness any more: the helper's owned table and its
+    # backstop (helper/nft-gate.h) leave no window.
+    assert 'kernel-no-table-persist' not in found

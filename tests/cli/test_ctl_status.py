@@ -57,6 +57,7 @@ def test_ctl_status_json_matches_helper_logind_and_kernel(lab, helper):
                               'ports': [5930]}]
     table = doc['table']
     assert table['readable'] and table['present']
+    assert table['layout'] == 'persistent'
     assert table['gated_ports'] == [5930]
     assert table['granted'] == [{'uid': CONSOLE_UID, 'port': 5930}]
 
@@ -76,6 +77,23 @@ def test_ctl_status_reports_a_plain_table_as_not_owned(lab):
     assert doc['table']['present'] is True
     assert doc['table']['owned'] is False
     assert doc['table']['persistent'] is False
+    assert doc['table']['layout'] == 'plain'
+
+
+def test_ctl_status_describes_the_owned_table_and_its_backstop(lab):
+    # The layout of Linux 5.12-6.8: inet seatgate_owned enforces, the plain
+    # inet seatgate is only the backstop; status must not call the gate
+    # "not owned", and its sets are the owned table's.
+    lab.start_helper(config=lab.write_config(table_mode='backstop'))
+    assert lab.actor(CONSOLE_UID).grant().ok
+    r = ctl.run(lab, ['status'])
+    assert ('Table:   inet seatgate_owned present, owned by the helper, with the plain backstop '
+            'inet seatgate\n') in r.stdout, r.stdout
+    assert f'granted: {user(CONSOLE_UID)} ({CONSOLE_UID}) on 5930' in r.stdout, r.stdout
+    assert 'not owned' not in r.stdout
+    _, doc = ctl.run_json(lab, ['status'])
+    assert doc['table']['layout'] == 'owned+backstop'
+    assert doc['table']['granted'] == [{'uid': CONSOLE_UID, 'port': 5930}]
 
 
 def test_ctl_status_shows_a_seat_without_active_session(lab, helper):

@@ -16,12 +16,13 @@ import pytest
 
 import ctl
 from polkit_real import PKCHECK_AUTHORIZED, PKCHECK_CHALLENGE, PKCHECK_NOT_AUTHORIZED
-from seatgate_lab import (ACTION_MANAGE, ADMIN_UID, CONSOLE_UID, ERR_NOT_AUTHORIZED, SEAT1_UID,
-                          LabError)
+from seatgate_lab import (ACTION_MANAGE, ADMIN_UID, CONSOLE_UID, ERR_NOT_AUTHORIZED,
+                          ERR_NOT_SEAT_OWNER, REMOTE_UID, SEAT1_UID, LabError)
 
 GROUP = '50-seatgate-group.rules'
 ALWAYS = '40-seatgate-always-user.rules'
 DENY_SEAT = '30-seatgate-deny-seat.rules'
+SEAT_OWNER = '60-seatgate-seat-owner.rules'
 
 
 def test_real_polkit_group_rule_grants_a_member_at_the_console(real_lab):
@@ -92,11 +93,34 @@ def test_real_polkit_deny_seat_rule_leaves_other_seats_granted(real_lab):
 def test_real_polkit_default_policy_refuses_the_console_user_without_a_logind_session(real_lab):
     # polkitd takes sessions from systemd's files and cgroups, not from the
     # lab's logind stand-in: allow_active does not apply, allow_any (no) does.
+    # That is what a real polkitd decides for a caller outside its login
+    # session whose user's display session is not the console one: the
+    # refusal says so, and what to do.
     lab = real_lab(rules=[])
     lab.start_helper()
     alice = lab.actor(CONSOLE_UID)
-    assert alice.grant().error == ERR_NOT_AUTHORIZED
+    reply = alice.grant()
+    assert reply.error == ERR_NOT_AUTHORIZED
+    assert 'owns the active local session of the seat, but polkit does not allow' in reply.message
+    assert "by the user's display session" in reply.message, reply.message
+    assert 'ask the lab\'s administrator for a polkit rule (seatgate-helper(8)' in reply.message
     assert lab.pkcheck(alice.pid) == PKCHECK_NOT_AUTHORIZED
+
+
+def test_real_polkit_seat_owner_rule_leaves_the_seat_to_seatgate(real_lab):
+    lab = real_lab(rules=[SEAT_OWNER])
+    lab.listen(5930)
+    lab.start_helper()
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    alice_conn = alice.connect('127.0.0.1', 5930)
+    assert alice_conn == 'ok', alice_conn
+    # polkit says yes to anyone; seatgate still grants only the seat's owner
+    bob = lab.actor(REMOTE_UID)
+    assert lab.pkcheck(bob.pid) == PKCHECK_AUTHORIZED
+    reply = bob.grant()
+    assert reply.error == ERR_NOT_SEAT_OWNER, reply
+    assert bob.connect('127.0.0.1', 5930) == 'refused'
 
 
 def test_real_polkit_manage_needs_an_administrator_password(real_lab):
