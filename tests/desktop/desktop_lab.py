@@ -1,0 +1,453 @@
+'''Real desktops' programs over the agent lab (tests/agent/agent_lab.py):
+an X server (Xvfb), the seatgate build installed into a private root
+(`meson install --destdir`, then the icon cache refreshed as the Debian
+package's trigger does), and each desktop's own panel or notification
+server on the desk's private session bus, running as the person.
+
+    with Desktop(desk, CONSOLE_UID) as d:
+        panel = d.xfce4_panel()
+        agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+        d.wait_icon(panel, GRANTED_RGB)
+'''
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import seatgate_lab
+from seatgate_lab import LabError, wait_until
+
+XFCONFD = '/usr/lib/x86_64-linux-gnu/xfce4/xfconf/xfconfd'
+XFCE4_NOTIFYD = '/usr/lib/x86_64-linux-gnu/xfce4/notifyd/xfce4-notifyd'
+
+# The icons' own colours (data/icons/*.svg), as the panel draws them.
+GRANTED_RGB = (0x2e, 0x9e, 0x4f)
+DENIED_RGB = (0x6b, 0x75, 0x80)
+UNAVAILABLE_RGB = (0xd9, 0x89, 0x1a)
+
+# xfce4-panel's configuration: one panel at the top holding the status
+# tray (systray: XEmbed and StatusNotifierItem host in 4.18), as xfconf
+# keeps it (xfce4-panel's own default.xml has the same shape).
+XFCE_PANEL_XML = '''<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=6;x=0;y=0"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="32"/>
+      <property name="plugin-ids" type="array">
+        <value type="int" value="1"/>
+      </property>
+    </property>
+  </property>
+  <property name="plugins" type="empty">
+    <property name="plugin-1" type="string" value="systray"/>
+  </property>
+</channel>
+'''
+
+# xfce4-session's failsafe session (Debian's /etc/xdg/xfce4/xfconf/.../
+# xfce4-session.xml lists xfwm4, xfsettingsd, xfce4-panel, Thunar and
+# xfdesktop): here the panel alone, as there is no window manager.
+XFCE_SESSION_XML = '''<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-session" version="1.0">
+  <property name="general" type="empty">
+    <property name="FailsafeSessionName" type="string" value="Failsafe"/>
+    <property name="SaveOnExit" type="bool" value="false"/>
+  </property>
+  <property name="sessions" type="empty">
+    <property name="Failsafe" type="empty">
+      <property name="IsFailsafe" type="bool" value="true"/>
+      <property name="Count" type="int" value="1"/>
+      <property name="Client0_Command" type="array">
+        <value type="string" value="xfce4-panel"/>
+        <value type="string" value="--disable-wm-check"/>
+      </property>
+      <property name="Client0_Priority" type="int" value="25"/>
+      <property name="Client0_PerScreen" type="bool" value="false"/>
+    </property>
+  </property>
+</channel>
+'''
+
+
+# lxqt-panel: one panel at the top holding the status notifier plugin.
+LXQT_PANEL_CONF = '''[General]
+panels=panel1
+
+[panel1]
+plugins=statusnotifier
+position=Top
+panelSize=32
+iconSize=22
+
+[statusnotifier]
+type=statusnotifier
+'''
+
+# sway with waybar as its bar; waybar with its tray module alone.
+SWAY_CONFIG = '''output HEADLESS-1 resolution 800x600
+bar {
+  swaybar_command waybar
+}
+'''
+WAYBAR_CONFIG = '''{ "layer": "top", "position": "top", "height": 30,
+  "modules-right": ["tray"], "tray": { "icon-size": 22, "spacing": 4 } }
+'''
+
+
+def build_dir():
+    path = os.environ.get('SEATGATE_BUILD_DIR')
+    if not path or not os.path.isfile(os.path.join(path, 'build.ninja')):
+        raise LabError('SEATGATE_BUILD_DIR must name the meson build directory')
+    return path
+
+
+def missing(*programs):
+    '''The programs of this list that are not installed.'''
+    return [p for p in programs if not (shutil.which(p) or os.access(p, os.X_OK))]
+
+
+class Xvfb:
+    '''An X server of its own. Its number is picked here, not with
+    -displayfd (under the lab's namespaces Xvfb 21.1 failed to write it:
+    "Cannot write display number to fd 5"): the first free one from 100,
+    the next if another test's Xvfb took it first.'''
+
+    def __init__(self, directory, size='800x600x24'):
+        self._log = open(os.path.join(directory, 'xvfb.log'), 'wb')
+        for number in range(100, 200):
+            if os.path.exists(f'/tmp/.X{number}-lock'):
+                continue
+            self.proc = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', size,
+                                          '-nolisten', 'tcp', '-noreset'],
+                                         stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=subprocess.STDOUT)
+            self.display = f':{number}'
+            if wait_until(self._up, 10, 0.02, 'Xvfb to start') == 'up':
+                return
+        raise LabError('no free X display number in 100-199')
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            return 'exited'  # lost the race for this number: the next one
+        return subprocess.run(['xdpyinfo', '-display', self.display], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0 and 'up'
+
+    def close(self):
+        seatgate_lab.stop_process(self.proc)
+        self._log.close()
+
+
+class Process:
+    '''A desktop program run as the person, with its log.'''
+
+    def __init__(self, desktop, name, cmd, env=None, uid=None):
+        self.name = name
+        self.log_path = os.path.join(desktop.dir, f'{name}.log')
+        self._log = open(self.log_path, 'wb')
+        uid = desktop.uid if uid is None else uid
+        if uid != 0:
+            cmd = ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups'] + cmd
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=dict(desktop.env, **(env or {})),
+                                     cwd='/')
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        self._log.flush()
+        return seatgate_lab.Lab.read(self.log_path)
+
+    def close(self):
+        seatgate_lab.stop_process(self.proc)
+        self._log.close()
+
+
+class Desktop:
+    '''An X display and a person's desktop home over an AgentLab.'''
+
+    def __init__(self, desk, uid):
+        self.desk = desk
+        self.uid = uid
+        self.dir = os.path.join(desk.dir, f'desktop-{uid}')
+        os.makedirs(self.dir, mode=0o755)
+        self.home = desk.home(uid)
+        self.root = os.path.join(self.dir, 'root')
+        self.processes = []
+        self.shots = []
+        self.install()
+        self.x = Xvfb(self.dir)
+        self.env = {
+            'PATH': f'{desk.bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin',
+            'HOME': self.home,
+            'DISPLAY': self.x.display,
+            'DBUS_SESSION_BUS_ADDRESS': desk.bus.address,
+            'XDG_CONFIG_HOME': os.path.join(self.home, '.config'),
+            'XDG_CACHE_HOME': os.path.join(self.home, '.cache'),
+            'XDG_DATA_HOME': os.path.join(self.home, '.local', 'share'),
+            'XDG_DATA_DIRS': f'{self.datadir}:/usr/share',
+            'XDG_CONFIG_DIRS': f'{self.sysconfdir}/xdg:/etc/xdg',
+            'LANG': 'C.UTF-8',
+            'NO_AT_BRIDGE': '1',
+        }
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- the build, installed as a package would ------------------------------
+    def install(self):
+        build = build_dir()
+        out = subprocess.run(['meson', 'install', '-C', build, '--no-rebuild', '--quiet',
+                              '--destdir', self.root], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise LabError(f'meson install failed: {out.stdout}{out.stderr}')
+        prefix = self.meson_option('prefix')
+        self.prefix = self.root + prefix
+        self.datadir = os.path.join(self.prefix, self.meson_option('datadir'))
+        sysconfdir = self.meson_option('sysconfdir')
+        self.sysconfdir = os.path.join(self.root + prefix if not sysconfdir.startswith('/')
+                                       else self.root, sysconfdir.lstrip('/'))
+        # What the package's trigger does (DESTDIR installs skip meson's
+        # post-install step): without it GTK trusts a stale cache.
+        icons = os.path.join(self.datadir, 'icons', 'hicolor')
+        shutil.copy('/usr/share/icons/hicolor/index.theme', icons)
+        subprocess.run(['gtk-update-icon-cache', '-q', '-f', icons], check=True)
+        for dirpath, dirnames, filenames in os.walk(self.dir):
+            os.chmod(dirpath, 0o755)
+
+    def meson_option(self, name):
+        import json
+        out = subprocess.run(['meson', 'introspect', '--buildoptions', build_dir()],
+                             capture_output=True, text=True, check=True)
+        for option in json.loads(out.stdout):
+            if option['name'] == name:
+                return option['value']
+        raise LabError(f'no meson option {name}')
+
+    def mount_installed_share(self):
+        '''Binds the installed datadir over the prefix's real one, inside
+        the test's private mount namespace (tests/lab/netns-run), so that
+        the agent finds its translations where it was built to look
+        (SG_LOCALEDIR) and the desktop its icons, as after an install.'''
+        target = os.path.join(self.meson_option('prefix'), self.meson_option('datadir'))
+        if not os.path.isdir(target):
+            raise LabError(f'{target} does not exist to bind the installed files over')
+        subprocess.run(['mount', '--bind', self.datadir, target], check=True)
+        self.mounted = target
+
+    def autostart_file(self):
+        return os.path.join(self.sysconfdir, 'xdg', 'autostart', 'seatgate-agent.desktop')
+
+    # --- programs -------------------------------------------------------------
+    def run(self, name, cmd, env=None, uid=None):
+        p = Process(self, name, cmd, env, uid)
+        self.processes.append(p)
+        return p
+
+    def write_panel_config(self):
+        channels = os.path.join(self.home, '.config', 'xfce4', 'xfconf', 'xfce-perchannel-xml')
+        os.makedirs(channels, exist_ok=True)
+        for name, text in (('xfce4-panel.xml', XFCE_PANEL_XML),
+                           ('xfce4-session.xml', XFCE_SESSION_XML)):
+            with open(os.path.join(channels, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+        for dirpath, _d, filenames in os.walk(os.path.join(self.home, '.config')):
+            os.chown(dirpath, self.uid, self.uid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), self.uid, self.uid)
+
+    def xfconfd(self):
+        '''xfconfd, which the session bus would start on demand: the lab's
+        bus has no service files, so it is started first.'''
+        self.write_panel_config()
+        p = self.run('xfconfd', [XFCONFD])
+        wait_until(lambda: self.desk.bus.client.name_owner('org.xfce.Xfconf'), 10,
+                   what='xfconfd on the session bus')
+        return p
+
+    def xfce4_panel(self):
+        '''xfce4-panel with its status tray. --disable-wm-check: there is
+        no window manager here, and without the flag the panel waits 5 s
+        for one before it maps (seen: "No window manager registered").'''
+        self.xfconfd()
+        p = self.run('xfce4-panel', ['xfce4-panel', '--disable-wm-check'])
+        wait_until(lambda: self.window_geometry('xfce4-panel', min_width=100), 10,
+                   what='the panel window')
+        return p
+
+    def lxqt_panel(self):
+        '''lxqt-panel with its statusnotifier plugin (its own watcher and
+        host), configured in ~/.config/lxqt/panel.conf.'''
+        conf = os.path.join(self.home, '.config', 'lxqt')
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, 'panel.conf'), 'w', encoding='utf-8') as f:
+            f.write(LXQT_PANEL_CONF)
+        for path in (conf, os.path.join(conf, 'panel.conf')):
+            os.chown(path, self.uid, self.uid)
+        self.panel_name = 'LXQt Panel'
+        p = self.run('lxqt-panel', ['lxqt-panel'], env={'QT_QPA_PLATFORM': 'xcb'})
+        wait_until(lambda: self.window_geometry(self.panel_name, min_width=100), 10,
+                   what='the panel window')
+        return p
+
+    def sway_waybar(self):
+        '''sway on its headless backend (WLR_BACKENDS=headless, pixman
+        renderer: no GPU here) with waybar as its bar, holding waybar's
+        tray module (its own StatusNotifierWatcher and host). sway refuses
+        to run as root: it runs as the person, like the panel.'''
+        run_dir = os.path.join(self.dir, 'runtime')
+        os.makedirs(run_dir, mode=0o700)
+        os.chown(run_dir, self.uid, self.uid)
+        conf = os.path.join(self.home, '.config')
+        for d, name, text in (('sway', 'config', SWAY_CONFIG), ('waybar', 'config', WAYBAR_CONFIG)):
+            os.makedirs(os.path.join(conf, d), exist_ok=True)
+            with open(os.path.join(conf, d, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+            os.chown(os.path.join(conf, d), self.uid, self.uid)
+            os.chown(os.path.join(conf, d, name), self.uid, self.uid)
+        self.env.update({'XDG_RUNTIME_DIR': run_dir, 'WLR_BACKENDS': 'headless',
+                         'WLR_RENDERER': 'pixman', 'WLR_LIBINPUT_NO_DEVICES': '1'})
+        self.env.pop('DISPLAY', None)
+        p = self.run('sway', ['sway'])
+
+        def socket():
+            names = [n for n in os.listdir(run_dir) if re.fullmatch(r'wayland-\d+', n)]
+            return names[0] if names else None
+        self.env['WAYLAND_DISPLAY'] = wait_until(socket, 10, what='sway\'s Wayland socket')
+        self.wayland = True
+        self.bar_box = (0, 0, 800, 30)
+        return p
+
+    def xfce4_notifyd(self):
+        p = self.run('xfce4-notifyd', [XFCE4_NOTIFYD])
+        wait_until(lambda: self.desk.bus.client.name_owner('org.freedesktop.Notifications'), 10,
+                   what='xfce4-notifyd on the session bus')
+        return p
+
+    # --- looking at the screen --------------------------------------------------
+    def windows(self):
+        '''[(id, name, width, height, x, y)] of every window, from xwininfo.'''
+        out = subprocess.run(['xwininfo', '-root', '-tree', '-display', self.x.display],
+                             capture_output=True, text=True).stdout
+        found = []
+        for m in re.finditer(r'^\s+(0x[0-9a-f]+) (?:"([^"]*)"|\(has no name\)).*?'
+                             r'(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s+\+(-?\d+)\+(-?\d+)', out, re.M):
+            found.append((m.group(1), m.group(2) or '', int(m.group(3)), int(m.group(4)),
+                          int(m.group(7)), int(m.group(8))))
+        return found
+
+    def window_geometry(self, name, min_width=1):
+        '''(x, y, width, height) of the widest mapped window so named.'''
+        best = None
+        for _id, n, w, h, x, y in self.windows():
+            if n == name and w >= min_width and (best is None or w > best[2]):
+                best = (x, y, w, h)
+        return best
+
+    def screenshot(self, label):
+        '''The whole screen as PNG (ImageMagick import; grim on Wayland),
+        kept with the test.'''
+        path = os.path.join(self.dir, f'{len(self.shots):02d}-{label}.png')
+        if getattr(self, 'wayland', False):
+            # Written where the person may write, then kept with the rest.
+            tmp = os.path.join(self.env['XDG_RUNTIME_DIR'], 'grim.png')
+            out = subprocess.run(['setpriv', f'--reuid={self.uid}', f'--regid={self.uid}',
+                                  '--clear-groups', 'grim', tmp], env=self.env,
+                                 capture_output=True, text=True, cwd='/')
+            if out.returncode != 0:
+                raise LabError(f'grim failed: {out.stderr}')
+            shutil.move(tmp, path)
+        else:
+            subprocess.run(['import', '-display', self.x.display, '-window', 'root', path],
+                           check=True, capture_output=True)
+        self.shots.append(path)
+        return path
+
+    @staticmethod
+    def pixels(png, box):
+        '''[(r, g, b)] of the area box=(x, y, w, h) of a PNG.'''
+        x, y, w, h = box
+        data = subprocess.run(['convert', png, '-crop', f'{w}x{h}+{x}+{y}', '+repage',
+                               '-depth', '8', 'rgb:-'], capture_output=True, check=True).stdout
+        return [tuple(data[i:i + 3]) for i in range(0, len(data) - 2, 3)]
+
+    @staticmethod
+    def count_colour(pixels, rgb, tolerance=24):
+        return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, rgb)))
+
+    def icon_pixels(self, rgb, label='tray'):
+        '''Pixels of colour rgb in the panel, on a fresh screenshot.'''
+        if getattr(self, 'wayland', False):
+            box = self.bar_box
+        else:
+            box = self.window_geometry(getattr(self, 'panel_name', 'xfce4-panel'), min_width=100)
+        if box is None:
+            return 0, None
+        shot = self.screenshot(label)
+        return self.count_colour(self.pixels(shot, box), rgb), shot
+
+    def wait_icon(self, rgb, what, timeout=5.0, present=True, minimum=20):
+        '''Waits until the panel shows (or, present=False, no longer shows)
+        at least `minimum` pixels of the icon colour; returns the count.'''
+        last = [0]
+
+        def look():
+            n, _shot = self.icon_pixels(rgb, what.replace(' ', '-'))
+            last[0] = n
+            return (n >= minimum) == present and (n if present else True)
+        try:
+            return wait_until(look, timeout, 0.05, what)
+        except LabError as e:
+            raise LabError(f'{e}; {last[0]} pixels of {rgb} in the panel '
+                           f'(screenshots in {self.dir})') from None
+
+    def keep_screenshot(self, name):
+        '''Copies the last screenshot to SEATGATE_SCREENSHOT_DIR, if set.'''
+        target = os.environ.get('SEATGATE_SCREENSHOT_DIR')
+        if target and self.shots:
+            os.makedirs(target, exist_ok=True)
+            shutil.copy(self.shots[-1], os.path.join(target, name))
+
+    # --- logs -------------------------------------------------------------------
+    def logs(self):
+        out = {f'{p.name} ({"running" if p.running() else "exit " + str(p.proc.returncode)})':
+               p.log() for p in self.processes}
+        out['windows'] = '\n'.join(repr(w) for w in self.windows())
+        return out
+
+    def close(self):
+        for p in reversed(self.processes):
+            p.close()
+        self.x.close()
+        if getattr(self, 'mounted', None):
+            # Lazily: the agents, stopped after the desktop, still map the
+            # catalogue.
+            subprocess.run(['umount', '-l', self.mounted], check=True)
+
+
+def make_locale(directory, name):
+    '''Compiles locale `name` (e.g. de_DE.UTF-8) from the `locales`
+    package's sources into directory, for LOCPATH: a fresh machine has
+    only C.UTF-8, and the host's locale set stays untouched.'''
+    lang, charset = name.split('.')
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    if not os.path.isdir(path):
+        out = subprocess.run(['localedef', '-i', lang, '-f', charset, path], capture_output=True,
+                             text=True)
+        # localedef exits 1 on mere warnings; the locale is there all the same.
+        if not os.path.isfile(os.path.join(path, 'LC_MESSAGES', 'SYS_LC_MESSAGES')):
+            raise LabError(f'localedef {name} failed: {out.stderr}')
+    os.chmod(directory, 0o755)
+    return directory
