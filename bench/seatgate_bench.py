@@ -56,6 +56,8 @@ PROBE = os.environ.get('SEATGATE_BENCH_PROBE', os.path.join(BUILD_DIR, 'bench', 
 KERNEL = os.environ.get('SEATGATE_BENCH_KERNEL', os.path.join(BUILD_DIR, 'bench', 'sg-bench-kernel'))
 HELPER = os.environ.get('SEATGATE_HELPER', os.path.join(BUILD_DIR, 'helper', 'seatgate-helper'))
 os.environ.setdefault('SEATGATE_AGENT', os.path.join(BUILD_DIR, 'agent', 'seatgate-agent'))
+# The polkit policy is built (merged with po/): tests/cli/polkit_real.py reads it there.
+os.environ.setdefault('SEATGATE_BUILD_DIR', BUILD_DIR)
 PATH_ENV = '/usr/sbin:/usr/bin:/sbin:/bin'
 
 V4 = '127.0.0.1'

@@ -3,8 +3,15 @@
  * in a network namespace of its own (bench/seatgate_bench.py does): it makes
  * table inet seatgate there.
  *
- *   sg-bench-kernel nft N    N rounds of each batch below, uid 1000 on port
- *                            5930: one line of batch times (ns) each
+ *   sg-bench-kernel nft N [LAYOUT]
+ *                            N rounds of each batch below, uid 1000 on port
+ *                            5930: one line of batch times (ns) each. LAYOUT
+ *                            (helper/nft-gate.h): plain (the default: one
+ *                            plain table), persistent (one owned, persistent
+ *                            table: Linux >= 6.9), backstop (the owned table
+ *                            and its plain backstop of Linux 5.12-6.8, as on
+ *                            6.3-6.8) or backstop-6.1 (the same without
+ *                            DESTROYSETELEM: add-then-delete removal)
  *   sg-bench-kernel diag N   N sock_diag walks (IPv4 + IPv6 dumps, destroying
  *                            nothing): one line of times (ns)
  *
@@ -25,7 +32,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "nft-gate.h"
 #include "sock-destroy.h"
@@ -81,11 +88,35 @@ grant_revoke_rounds (SgNftGate *gate, int n, gulong pause_us, GString *grants, G
   return TRUE;
 }
 
+static SgNftGate *
+gate_for_layout (const char *layout, GError **error)
+{
+  SgNftGate *gate;
+
+  if (g_str_equal (layout, "plain"))
+    return sg_nft_gate_new (SG_TABLE_MODE_PLAIN, error);
+  if (g_str_equal (layout, "persistent"))
+    return sg_nft_gate_new (SG_TABLE_MODE_PERSISTENT, error);
+  if (g_str_equal (layout, "backstop"))
+    return sg_nft_gate_new (SG_TABLE_MODE_BACKSTOP, error);
+  if (!g_str_equal (layout, "backstop-6.1"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "unknown layout %s: write plain, persistent, backstop or backstop-6.1", layout);
+      return NULL;
+    }
+  /* As TableMode=auto on Debian 12's 6.1. */
+  gate = sg_nft_gate_new (SG_TABLE_MODE_AUTO, error);
+  if (gate != NULL)
+    sg_nft_gate_limit_kernel (gate, SG_NFT_KERNEL_TABLE_OWNER);
+  return gate;
+}
+
 static int
-bench_nft (int n)
+bench_nft (int n, const char *layout)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SgNftGate) gate = sg_nft_gate_new (SG_TABLE_MODE_PLAIN, &error);
+  g_autoptr (SgNftGate) gate = gate_for_layout (layout, &error);
   g_autoptr (SgTableWatch) watch = NULL;
   g_autoptr (GString) grant1 = g_string_new ("grant1");
   g_autoptr (GString) grant1_idle = g_string_new ("grant1_idle");
@@ -153,10 +184,11 @@ bench_diag (int n)
 int
 main (int argc, char **argv)
 {
-  if (argc == 3 && g_str_equal (argv[1], "nft"))
-    return bench_nft (atoi (argv[2]));
+  if ((argc == 3 || argc == 4) && g_str_equal (argv[1], "nft"))
+    return bench_nft (atoi (argv[2]), argc == 4 ? argv[3] : "plain");
   if (argc == 3 && g_str_equal (argv[1], "diag"))
     return bench_diag (atoi (argv[2]));
-  fprintf (stderr, "usage: sg-bench-kernel nft N | diag N\n");
+  fprintf (stderr,
+           "usage: sg-bench-kernel nft N [plain|persistent|backstop|backstop-6.1] | diag N\n");
   return 2;
 }

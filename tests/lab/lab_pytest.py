@@ -63,7 +63,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when not in ('setup', 'call') or not report.failed:
         return
-    for attr in ('agent_lab', 'seatgate_lab'):
+    for attr in ('desktop_lab', 'agent_lab', 'seatgate_lab'):
         holder = getattr(item, attr, None)
         if holder is None:
             continue

@@ -35,15 +35,43 @@ Control methods for tests (interface org.freedesktop.DBus.Mock on
       pids au (further pids that belong to the session)
   SetActiveSession(s seat, s session_id)   session_id "" = none (greeter)
   RemoveSession(s id)
-  SetSessionState(s id, s state)           no signal, like logind
+  SetSessionState(s id, s state)           no signal, like logind ("closing" = StopSession)
+  StopSession(s id)                        logged out, processes linger (see below)
   AddSessionPid(s id, u pid)
   SetSessionProperty(s id, s name, v value, b emit)   anything else
 
 GetSessionByPID(pid) finds the session whose leader or registered pids are
-pid or one of its ancestors (a stand-in for logind's cgroup lookup); pid 0
-means the caller.
+pid or one of its ancestors (a stand-in for logind's cgroup lookup:
+children inherit their parent's cgroup, and a process started elsewhere,
+e.g. by a user's service manager, belongs to no session); pid 0 means the
+caller. GetSession("auto") answers the caller's session, else the Display
+session of the caller's user; "" and "self" only the caller's own session
+(logind-dbus.c manager_get_session_from_creds / get_sender_session).
+
+Each User's Display is elected as logind-user.c user_elect_display does
+(kept stable, replaced only by a strictly better session: not stopping,
+class user, graphical over tty over unspecified); its changes are announced.
+
+Session classes are free text, so the systemd >= 256 ones (user-early,
+user-incomplete, ...) can be given; Class never changes (no signal).
+
+A session that is logged out while processes linger (StopSession, or
+SetSessionState(id, "closing")) keeps Active and stays its seat's
+ActiveSession; logind-session.c session_stop() sends no D-Bus signal for
+it, but rewrites the session's file.
+
+Files: when the environment names SEATGATE_LAB_LOGIND_RUNDIR (the lab's
+private tmpfs mounted on /run/systemd, see tests/lab/netns-run), the mock
+writes sessions/ID, users/UID and seats/ID there as logind's session_save,
+user_save and seat_save do (a temporary file renamed into place), whenever
+logind would: libsystemd's sd-login (sd_session_get_state,
+sd_login_monitor) and polkitd read these files, not D-Bus.
 '''
 
+
+import os
+import tempfile
+import time
 
 import dbus
 import dbus.lowlevel
@@ -67,6 +95,11 @@ _SEAT_ACTIVATE = _STATE + '.set_active(self.props["org.freedesktop.login1.Seat"]
 _SESSION_ACTIVATE = _STATE + '.activate(self.props["org.freedesktop.login1.Session"]["Id"])'
 _SESSION_TERMINATE = _STATE + '.remove_session(self.props["org.freedesktop.login1.Session"]["Id"])'
 NO_PATH = dbus.ObjectPath('/')
+
+# logind-user.c elect_display_compare(): lower is preferred.
+_TYPE_RANKS = {'unspecified': 0, 'tty': -2, 'x11': -3, 'wayland': -3, 'mir': -3, 'web': -1}
+# logind-session.h SESSION_CLASS_CAN_DISPLAY() (systemd 257; 252 takes "user" only).
+_DISPLAY_CLASSES = ('user', 'user-early', 'greeter')
 
 
 def _escape(label):
@@ -123,9 +156,160 @@ class _State:
         self.seats = {}       # id -> {'active': session id or None, 'sessions': [ids]}
         self.sessions = {}    # id -> {'uid', 'seat', 'pids': set, 'leader'}
         self.users = {}       # uid -> [session ids]
+        self.display = {}     # uid -> the user's Display session id, or None
+        self.rundir = os.environ.get('SEATGATE_LAB_LOGIND_RUNDIR') or None
+        if self.rundir:
+            # logind's run(): the directories sd-login watches always exist;
+            # and a restarted logind starts from what is there, a new lab
+            # from nothing.
+            for sub in ('sessions', 'users', 'seats'):
+                d = os.path.join(self.rundir, sub)
+                os.makedirs(d, mode=0o755, exist_ok=True)
+                for name in os.listdir(d):
+                    os.unlink(os.path.join(d, name))
 
     def obj(self, path):
         return mockobject.objects[path]
+
+    # --- files under /run/systemd --------------------------------------------
+    def _write(self, sub, name, fields):
+        '''fopen_temporary() + rename(), as session_save() & co. do: a reader
+        sees the old file or the new one, and inotify reports IN_MOVED_TO.'''
+        if not self.rundir:
+            return
+        d = os.path.join(self.rundir, sub)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix='.#' + name)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write('# This is private data. Do not parse.\n')
+            for key, value in fields:
+                if value is None or value == '':
+                    continue
+                f.write(f'{key}={value}\n')
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, os.path.join(d, name))
+
+    def _unlink(self, sub, name):
+        if self.rundir:
+            try:
+                os.unlink(os.path.join(self.rundir, sub, name))
+            except FileNotFoundError:
+                pass
+
+    def session_state(self, session_id):
+        '''session_get_state(): closing once stopped, else active or online.'''
+        sess = self.sessions[session_id]
+        if sess['stopping']:
+            return 'closing'
+        return str(self.obj(session_path(session_id)).props[SESSION_IFACE]['State'])
+
+    def save_session(self, session_id):
+        '''logind-session.c session_save().'''
+        sess = self.sessions[session_id]
+        if sess.get('finalized'):
+            return  # session_save() returns early once started is false
+        props = self.obj(session_path(session_id)).props[SESSION_IFACE]
+        seat_id = sess['seat']
+        self._write('sessions', session_id, [
+            ('UID', sess['uid']),
+            ('USER', props['Name']),
+            ('ACTIVE', int(bool(props['Active']))),
+            ('IS_DISPLAY', int(self.display.get(sess['uid']) == session_id)),
+            ('STATE', self.session_state(session_id)),
+            ('REMOTE', int(bool(props['Remote']))),
+            ('SCOPE', props['Scope']),
+            ('FIFO', f'/run/systemd/sessions/{session_id}.ref'),
+            ('SEAT', seat_id or ''),
+            ('TTY', props['TTY']),
+            ('REMOTE_HOST', props['RemoteHost']),
+            ('SERVICE', props['Service']),
+            ('VTNR', int(props['VTNr']) if seat_id else 0),
+            ('LEADER', int(props['Leader']) or ''),
+            ('TYPE', props['Type']),
+            ('ORIGINAL_TYPE', props['Type']),
+            ('CLASS', props['Class']),
+            ('REALTIME', sess['realtime']),
+            ('MONOTONIC', sess['realtime']),
+        ])
+
+    def save_user(self, uid):
+        '''logind-user.c user_save_internal(); STATE as user_get_state().'''
+        if uid not in self.users:
+            self._unlink('users', str(uid))
+            return
+        ids = self.users[uid]
+        states = [self.session_state(i) for i in ids]
+        if 'active' in states:
+            state = 'active'
+        elif states and all(st == 'closing' for st in states):
+            state = 'closing'
+        else:
+            state = 'online'
+        user = self.obj(user_path(uid)).props[USER_IFACE]
+        user['State'] = dbus.String(state)
+        seats = [self.sessions[i]['seat'] for i in ids if self.sessions[i]['seat']]
+        active = [i for i, st in zip(ids, states) if st == 'active']
+        online = [i for i, st in zip(ids, states) if st in ('active', 'online')]
+        self._write('users', str(uid), [
+            ('NAME', user['Name']),
+            ('STATE', state),
+            ('STOPPING', 'no'),
+            ('RUNTIME', user['RuntimePath']),
+            ('SLICE', f'user-{uid}.slice'),
+            ('DISPLAY', self.display.get(uid) or ''),
+            ('SESSIONS', ' '.join(ids)),
+            ('SEATS', ' '.join(dict.fromkeys(seats))),
+            ('ACTIVE_SESSIONS', ' '.join(active)),
+            ('ONLINE_SESSIONS', ' '.join(online)),
+            ('ACTIVE_SEATS', ' '.join(dict.fromkeys(self.sessions[i]['seat'] for i in active
+                                                    if self.sessions[i]['seat']))),
+            ('ONLINE_SEATS', ' '.join(dict.fromkeys(self.sessions[i]['seat'] for i in online
+                                                    if self.sessions[i]['seat']))),
+        ])
+
+    def save_seat(self, seat_id):
+        '''logind-seat.c seat_save().'''
+        seat = self.seats[seat_id]
+        active = seat['active']
+        self._write('seats', seat_id, [
+            ('IS_SEAT0', int(seat_id == 'seat0')),
+            ('CAN_MULTI_SESSION', 1),
+            ('CAN_TTY', int(seat_id == 'seat0')),
+            ('CAN_GRAPHICAL', 1),
+            ('ACTIVE', active or ''),
+            ('ACTIVE_UID', self.sessions[active]['uid'] if active else ''),
+            ('SESSIONS', ' '.join(seat['sessions'])),
+            ('UIDS', ' '.join(str(self.sessions[i]['uid']) for i in seat['sessions'])),
+        ])
+
+    # --- the user's display ------------------------------------------------
+    def _display_key(self, session_id):
+        '''elect_display_compare()'s order as a sort key.'''
+        sess = self.sessions[session_id]
+        props = self.obj(session_path(session_id)).props[SESSION_IFACE]
+        stype = str(props['Type'])
+        return (sess['stopping'], str(props['Class']) != 'user', stype not in _TYPE_RANKS,
+                _TYPE_RANKS.get(stype, 0))
+
+    def elect_display(self, uid, emit=True):
+        '''user_elect_display(): keep the Display unless a candidate is
+        strictly better (a stopping Display is bettered by any candidate).'''
+        current = self.display.get(uid)
+        if current is not None and current not in self.sessions:
+            current = None
+        best = current
+        for sid in self.users.get(uid, []):
+            sess = self.sessions[sid]
+            props = self.obj(session_path(sid)).props[SESSION_IFACE]
+            if sess['stopping'] or str(props['Class']) not in _DISPLAY_CLASSES:
+                continue
+            if best is None or self._display_key(sid) < self._display_key(best):
+                best = sid
+        if best == self.display.get(uid):
+            return
+        self.display[uid] = best
+        if uid in self.users:
+            value = _so(best, session_path(best)) if best else _so('', NO_PATH)
+            _set_prop(self.obj(user_path(uid)), USER_IFACE, 'Display', value, emit)
 
     # --- seats -------------------------------------------------------------
     def add_seat(self, seat_id):
@@ -149,6 +333,7 @@ class _State:
         ])
         self.seats[seat_id] = {'active': None, 'sessions': []}
         _send_signal(self.manager, MAIN_IFACE, 'SeatNew', 'so', seat_id, path)
+        self.save_seat(seat_id)
         return path
 
     def _seat_sessions_changed(self, seat_id, emit=True):
@@ -188,6 +373,13 @@ class _State:
         else:
             value = _so('', NO_PATH)
         _set_prop(self.obj(seat_path(seat_id)), SEAT_IFACE, 'ActiveSession', value, True)
+        # seat_set_active(): seat_save(), then the new and the old session's
+        # and user's files.
+        self.save_seat(seat_id)
+        for sid in (session_id, old):
+            if sid is not None and sid in self.sessions:
+                self.save_session(sid)
+                self.save_user(self.sessions[sid]['uid'])
 
     # --- users -------------------------------------------------------------
     def _ensure_user(self, uid, name):
@@ -206,12 +398,15 @@ class _State:
             'IdleHint': dbus.Boolean(False),
         }, [('Terminate', '', '', ''), ('Kill', 'i', '', '')])
         self.users[uid] = []
+        self.display[uid] = None
         _send_signal(self.manager, MAIN_IFACE, 'UserNew', 'uo', dbus.UInt32(uid), path)
         return path
 
     def _user_sessions_changed(self, uid):
+        # logind-user-dbus.c user_vtable: Sessions carries no EMITS_CHANGE
+        # flag, so real logind never announces it; neither does the mock.
         value = dbus.Array([_so(s, session_path(s)) for s in self.users[uid]], signature='(so)')
-        _set_prop(self.obj(user_path(uid)), USER_IFACE, 'Sessions', value, True)
+        _set_prop(self.obj(user_path(uid)), USER_IFACE, 'Sessions', value, False)
 
     # --- sessions ----------------------------------------------------------
     def add_session(self, session_id, uid, options):
@@ -267,7 +462,8 @@ class _State:
         pids = {int(p) for p in options.get('pids', [])}
         if leader:
             pids.add(leader)
-        self.sessions[session_id] = {'uid': uid, 'seat': seat_id or None, 'pids': pids}
+        self.sessions[session_id] = {'uid': uid, 'seat': seat_id or None, 'pids': pids,
+                                     'stopping': False, 'realtime': int(time.time() * 1e6)}
         self.users[uid].append(session_id)
         self._user_sessions_changed(uid)
 
@@ -285,7 +481,22 @@ class _State:
                     if o.props[SESSION_IFACE]['State'] == 'active':
                         _set_prop(o, SESSION_IFACE, 'State', dbus.String('online'), False)
 
+        # session_start(): user_elect_display(), then session_save(),
+        # user_save(), seat_save(), then the signals.
+        self.elect_display(uid, emit=False)
+        self.save_session(session_id)
+        if old_active is not None:
+            self.save_session(old_active)
+            self.save_user(self.sessions[old_active]['uid'])
+        self.save_user(uid)
+        if seat_id:
+            self.save_seat(seat_id)
         _send_signal(self.manager, MAIN_IFACE, 'SessionNew', 'so', session_id, path)
+        _send_signal(self.obj(user_path(uid)), dbus.PROPERTIES_IFACE, 'PropertiesChanged',
+                     'sa{sv}as', USER_IFACE,
+                     dbus.Dictionary({'Display': self.obj(user_path(uid)).props[USER_IFACE]['Display']},
+                                     signature='sv'),
+                     dbus.Array([], signature='s'))
         if seat_id and active:
             _set_prop(self.obj(seat_path(seat_id)), SEAT_IFACE, 'ActiveSession',
                       _so(session_id, path), True)
@@ -305,12 +516,31 @@ class _State:
             raise dbus.exceptions.DBusException(f'No session \'{session_id}\' known',
                                                 name=ERR + 'NoSuchSession') from e
 
+    def stop_session(self, session_id):
+        '''session_stop() without killing (KillUserProcesses=no): the session
+        is logged out but lingers, "closing", still Active and still its
+        seat's ActiveSession; the Display is elected anew; the files are
+        rewritten; no D-Bus signal.'''
+        sess = self._session(session_id)
+        if sess['stopping']:
+            return
+        sess['stopping'] = True
+        _set_prop(self.obj(session_path(session_id)), SESSION_IFACE, 'State',
+                  dbus.String('closing'), False)
+        uid = sess['uid']
+        self.elect_display(uid, emit=False)
+        self.save_session(session_id)
+        self.save_user(uid)
+
     def remove_session(self, session_id):
         '''session_stop() + session_finalize() + GC.'''
         sess = self._session(session_id)
         path = session_path(session_id)
         obj = self.obj(path)
-        _set_prop(obj, SESSION_IFACE, 'State', dbus.String('closing'), False)
+        self.stop_session(session_id)
+        # session_finalize(): the file goes, then SessionRemoved.
+        self._unlink('sessions', session_id)
+        sess['finalized'] = True
         _send_signal(self.manager, MAIN_IFACE, 'SessionRemoved', 'so', session_id, path)
         seat_id = sess['seat']
         if seat_id:
@@ -321,13 +551,29 @@ class _State:
             self._seat_sessions_changed(seat_id)
         uid = sess['uid']
         self.users[uid].remove(session_id)
-        self._user_sessions_changed(uid)
         del self.sessions[session_id]
         self.manager.RemoveObject(path)
+        if self.display.get(uid) == session_id:
+            self.display[uid] = None
+        self.elect_display(uid, emit=False)
+        self._user_sessions_changed(uid)   # with "Display", as session_finalize()
+        user = self.obj(user_path(uid))
+        _send_signal(user, dbus.PROPERTIES_IFACE, 'PropertiesChanged', 'sa{sv}as', USER_IFACE,
+                     dbus.Dictionary({'Display': user.props[USER_IFACE]['Display']}, signature='sv'),
+                     dbus.Array([], signature='s'))
+        self.save_user(uid)
+        if seat_id:
+            self.save_seat(seat_id)
 
     def set_state(self, session_id, state):
+        '''State changes without a signal; "closing" is session_stop().'''
         self._session(session_id)
+        if state == 'closing':
+            self.stop_session(session_id)
+            return
         _set_prop(self.obj(session_path(session_id)), SESSION_IFACE, 'State', dbus.String(state), False)
+        self.save_session(session_id)
+        self.save_user(self.sessions[session_id]['uid'])
 
     def add_pid(self, session_id, pid):
         self._session(session_id)['pids'].add(int(pid))
@@ -380,10 +626,32 @@ def _caller_session(self, sender):
 
 # --- Manager ----------------------------------------------------------------
 
+def _caller_uid(self, sender):
+    return int(self.connection.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                             'org.freedesktop.DBus', 'GetConnectionUnixUser',
+                                             's', [sender]))
+
+
 @dbus.service.method(MAIN_IFACE, in_signature='s', out_signature='o', sender_keyword='sender')
 def GetSession(self, session_id, sender=None):
-    if session_id in ('', 'self', 'auto'):
+    '''manager_get_session_from_creds(): "" and "self" are the caller's own
+    session; "auto" that, else its user's Display (get_sender_session with
+    consult_display). logind takes the "owner uid" from the caller's cgroup
+    (user-UID.slice); a lab process's uid stands in for it, except root's,
+    whose processes here are system services with no owner.'''
+    if session_id in ('', 'self'):
         session_id = _caller_session(self, sender)
+    elif session_id == 'auto':
+        pid = _caller_pid(self, sender)
+        sid = self.sg.session_of_pid(pid)
+        if sid is None:
+            uid = _caller_uid(self, sender)
+            sid = self.sg.display.get(uid) if uid != 0 else None
+        if sid is None:
+            raise dbus.exceptions.DBusException(
+                'Caller does not belong to any known session and doesn\'t own any suitable session.',
+                name=ERR + 'NoSessionForPID')
+        session_id = sid
     self.sg._session(session_id)
     return session_path(session_id)
 
@@ -463,6 +731,11 @@ def SetActiveSession(self, seat_id, session_id):
 @dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
 def RemoveSession(self, session_id):
     self.sg.remove_session(str(session_id))
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
+def StopSession(self, session_id):
+    self.sg.stop_session(str(session_id))
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='ss', out_signature='')

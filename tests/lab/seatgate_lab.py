@@ -76,6 +76,31 @@ class LabError(Exception):
     pass
 
 
+def unreadable_for_lab_uids(paths, uid=1000):
+    """The first of @paths that the lab's uids cannot reach (read a file,
+    enter a folder), or None. The lab runs actors, agents and seatgatectl as
+    uids 1000-1009 straight from the checkout and the build folder: from a
+    home folder with mode 0700, or a `mktemp -d` folder, they cannot."""
+    for path in paths:
+        test = '-x' if os.path.isdir(path) else '-r'
+        r = subprocess.run(['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups',
+                            'test', test, path], stdin=subprocess.DEVNULL, capture_output=True)
+        if r.returncode != 0:
+            return path
+    return None
+
+
+def check_readable_for_lab_uids(paths):
+    bad = unreadable_for_lab_uids(paths)
+    if bad is not None:
+        raise LabError(
+            f'{bad} cannot be read by the test uids (1000-1009): the lab runs its persons, '
+            'agents and seatgatectl as those uids from the checkout and its build folder, so '
+            'every folder above them must let others in (mode o+x) and the files be readable. '
+            'Clone the tree to a readable place (e.g. `git clone REPO /var/tmp/seatgate && sudo '
+            '/var/tmp/seatgate/tests/run`) or open the folders (`chmod o+x` on each parent).')
+
+
 class HelperDied(LabError):
     pass
 
@@ -297,6 +322,18 @@ class BusClient:
 # ---------------------------------------------------------------------------
 # Stand-ins
 
+LOGIND_RUNDIR = '/run/systemd'
+
+
+def _read_env_file(path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None
+    return dict(line.split('=', 1) for line in lines if '=' in line and not line.startswith('#'))
+
+
 class Logind:
     '''Controls the logind stand-in (tests/lab/logind_mock.py).'''
 
@@ -340,8 +377,24 @@ class Logind:
         self._mock('RemoveSession', 's', (session_id,))
 
     def set_state(self, session_id, state):
-        '''State changes without a signal, as in logind.'''
+        '''State changes without a signal, as in logind ("closing" is
+        stop_session()).'''
         self._mock('SetSessionState', 'ss', (session_id, state))
+
+    def stop_session(self, session_id):
+        '''A logout that leaves a process running (KillUserProcesses=no):
+        the session goes "closing" but stays Active and its seat's
+        ActiveSession; no D-Bus signal, only its file under /run/systemd
+        is rewritten (logind-session.c session_stop()).'''
+        self._mock('StopSession', 's', (session_id,))
+
+    def user_props(self, uid):
+        return self.client.get_all(LOGIND_NAME, f'/org/freedesktop/login1/user/_{uid}',
+                                   'org.freedesktop.login1.User')
+
+    def session_file(self, session_id):
+        '''The session's file as sd-login reads it: {KEY: value}, or None.'''
+        return _read_env_file(os.path.join(LOGIND_RUNDIR, 'sessions', session_id))
 
     def add_pid(self, session_id, pid):
         self._mock('AddSessionPid', 'su', (session_id, pid))
@@ -980,6 +1033,10 @@ class Lab:
                          'ReloadConfig')
 
     def start_bus(self):
+        paths = [os.path.join(LAB_DIR, 'actor.py')]
+        if os.environ.get('SEATGATE_BUILD_DIR'):
+            paths.append(os.environ['SEATGATE_BUILD_DIR'])
+        check_readable_for_lab_uids(paths)
         conf = os.path.join(self.dir, 'system-bus.conf')
         with open(conf, 'w', encoding='utf-8') as f:
             f.write(self.bus_config())
