@@ -460,8 +460,29 @@ def main():
     rec.result(INFRA, True, installed, f'{version}; disk {img}, kernel {os.path.basename(kernel)}')
     tap.measured('install_and_disk_s', timings['install_s'], 's')
 
-    wall, overran, rc, qemu_out, console, results = boot(out_dir, kernel, initrd, img, accel)
+    # The Debian 12 guest kernel (6.1) under TCG has hung once in four runs
+    # (both vCPUs in a soft lockup in the IPv6 loopback TCP path while the
+    # denied uid hammered ::1). That boot is kept and named, and the guest
+    # runs once more from the same fresh disk; a second hang fails the run.
+    fresh = img + '.fresh'
+    run(['cp', '--sparse=always', img, fresh], 300, log)
+    first_trouble = []
+    for attempt in (1, 2):
+        wall, overran, rc, qemu_out, console, results = boot(out_dir, kernel, initrd, img, accel)
+        trouble = kernel_trouble(console)
+        if attempt == 2 or not trouble:
+            break
+        first_trouble = trouble
+        for f in (console, results):
+            os.replace(f, f + '.first-boot')
+        os.replace(fresh, img)
+        tap.comment(f'the first boot\'s kernel reported trouble after {wall:.0f} s (its console: '
+                    f'{console}.first-boot); booting once more from a fresh disk:\n' + '\n'.join(trouble[:12]))
+    if os.path.exists(fresh):
+        os.unlink(fresh)
     timings['qemu_s'] = round(wall, 1)
+    if first_trouble:
+        summary['first_boot_kernel_trouble'] = first_trouble[:12]
     events = read_results(results)
     if not overran:
         os.unlink(img)  # 3 GB sparse; rebuilt each run. Kept after an overrun for a look.
@@ -518,9 +539,10 @@ def main():
     # A guest kernel in trouble (seen once on 6.1: both vCPUs in a soft
     # lockup in the IPv6 loopback TCP path while the denied uid hammered
     # ::1) stops the driver without a word of its own: name it.
-    trouble = kernel_trouble(console)
     rec.result(INFRA, not trouble, 'the guest kernel reports no BUG, oops, soft lockup, hung task or panic',
-               '\n'.join(trouble[:12]))
+               '\n'.join(trouble[:12])
+               + (f'{chr(10) if trouble else ""}(the first boot\'s kernel did, and the guest ran again: '
+                  f'{first_trouble[0]})' if first_trouble else ''))
     done = any(e.get('done') for e in events)
     rec.result(INFRA, done and not overran, 'the guest powers off by itself when the driver is done',
                f'QEMU ran {wall:.1f} s' + (f'; killed after {QEMU_TIMEOUT} s' if overran else ''))
