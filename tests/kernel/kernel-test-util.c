@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <glib/gstdio.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -644,6 +645,38 @@ sg_ktest_nft (const char *args, char **output)
   if (output != NULL)
     *output = g_strconcat (out, err, NULL);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+void
+sg_ktest_nft_load (const char *script)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sgktest-XXXXXX.nft", &path, NULL);
+
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, script, -1, NULL));
+  g_autofree char *args = g_strdup_printf ("-f %s", path);
+  g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
+  g_unlink (path);
+}
+
+void
+sg_ktest_gate_grant (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sg_nft_gate_grant (gate, uid, ports, n_ports, &error));
+  g_assert_no_error (error);
+}
+
+void
+sg_ktest_gate_revoke (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sg_nft_gate_revoke (gate, uid, ports, n_ports, &error));
+  g_assert_no_error (error);
 }
 
 static int

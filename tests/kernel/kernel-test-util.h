@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "nft-gate.h"
+
 G_BEGIN_DECLS
 
 /* What sg_ktest_*_recv() returns when the peer closed the connection. */
@@ -92,6 +94,14 @@ guint sg_ktest_count_fds (void);
 /* Runs the nft CLI (tests may; the product may not). Returns its exit
  * status; *@output (if not NULL) receives stdout and stderr. */
 int sg_ktest_nft (const char *args, char **output);
+
+/* Loads an nft script with nft -f, as another program would; asserts it
+ * loaded. */
+void sg_ktest_nft_load (const char *script);
+
+/* The gate's grant and revoke, asserted to succeed. */
+void sg_ktest_gate_grant (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports);
+void sg_ktest_gate_revoke (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports);
 
 /* A connect's or read's result for messages: "connected/ok", "EOF" or the
  * errno's text. */

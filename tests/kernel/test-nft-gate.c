@@ -37,21 +37,6 @@ remove_table (void)
   sg_ktest_nft ("delete table inet seatgate", NULL);
 }
 
-/* Loads an nft script, as another program would. */
-static void
-load_nft (const char *script)
-{
-  g_autofree char *path = NULL;
-  int fd = g_file_open_tmp ("sgktest-XXXXXX.nft", &path, NULL);
-
-  g_assert_cmpint (fd, >=, 0);
-  close (fd);
-  g_assert_true (g_file_set_contents (path, script, -1, NULL));
-  g_autofree char *args = g_strdup_printf ("-f %s", path);
-  g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
-  g_unlink (path);
-}
-
 static SgNftGate *
 gate_new_reset (SgTableMode mode)
 {
@@ -63,24 +48,6 @@ gate_new_reset (SgTableMode mode)
                      G_N_ELEMENTS (always_uids), &error);
   g_assert_no_error (error);
   return g_steal_pointer (&gate);
-}
-
-static void
-gate_grant (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (sg_nft_gate_grant (gate, uid, ports, n_ports, &error));
-  g_assert_no_error (error);
-}
-
-static void
-gate_revoke (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (sg_nft_gate_revoke (gate, uid, ports, n_ports, &error));
-  g_assert_no_error (error);
 }
 
 static void
@@ -130,7 +97,7 @@ test_granted_uid_connects_on_granted_port_only (void)
   g_autoptr (SgKtestListener) listener_b = sg_ktest_listener_new (PORT_B, FALSE);
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
 
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "::1", PORT_A), 0);
@@ -146,13 +113,13 @@ test_grant_is_idempotent (void)
   g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
 
-  gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
-  gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   /* Not counted: one revoke ends it. */
-  gate_revoke (gate, ALICE, port_a, 1);
+  sg_ktest_gate_revoke (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
@@ -172,12 +139,12 @@ test_revoke_refuses_new_connects_established_survives_until_destroyed (void)
   int slot;
   guint n_destroyed = 0;
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_client_connect (alice, "127.0.0.1", PORT_A, 3000, &slot), 0);
   int server = sg_ktest_listener_accept (listener, AF_INET, 3000);
   g_assert_cmpint (server, >=, 0);
 
-  gate_revoke (gate, ALICE, port_a, 1);
+  sg_ktest_gate_revoke (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   /* Only the SYN is gated: the established connection still carries data. */
@@ -200,14 +167,14 @@ test_revoke_of_pairs_not_granted_succeeds (void)
   g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
 
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
 
   /* Half of the pairs granted, all revoked in one batch. */
-  gate_grant (gate, ALICE, port_a, 1);
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
 }
 
 static void
@@ -234,8 +201,8 @@ test_cut_rejects_established_traffic (void)
   g_autoptr (GError) error = NULL;
   int alice_slot, dave_slot;
 
-  gate_grant (gate, ALICE, port_a, 1);
-  gate_grant (gate, DAVE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, DAVE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_client_connect (alice, "::1", PORT_A, 3000, &alice_slot), 0);
   int alice_server = sg_ktest_listener_accept (listener, AF_INET6, 3000);
   g_assert_cmpint (alice_server, >=, 0);
@@ -273,7 +240,7 @@ test_grant_clears_cut (void)
 
   g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
   g_assert_no_error (error);
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
   g_assert_cmpint (sg_ktest_nft ("list set inet seatgate cut", &listing), ==, 0);
@@ -315,7 +282,7 @@ test_cut_rule_only_from_first_cut_to_reset (void)
   g_assert_no_error (error);
   g_assert_true (sg_nft_gate_cut (gate, CAROL, port_a, 1, &error));
   g_assert_no_error (error);
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   g_autofree char *cut = list_output_chain ();
   g_assert_cmpuint (count_substrings (cut, "@cut"), ==, 1);
   g_assert_nonnull (strstr (cut, "@always"));
@@ -336,7 +303,7 @@ test_cut_after_a_refused_cut_is_enforced (void)
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_PLAIN);
   g_autoptr (GError) error = NULL;
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   g_assert_cmpint (sg_ktest_nft ("delete set inet seatgate cut", NULL), ==, 0);
   g_assert_false (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
@@ -344,7 +311,7 @@ test_cut_after_a_refused_cut_is_enforced (void)
   g_clear_error (&error);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
-  load_nft ("add set inet seatgate cut { type uid . inet_service; }\n");
+  sg_ktest_nft_load ("add set inet seatgate cut { type uid . inet_service; }\n");
   g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
   g_assert_no_error (error);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
@@ -361,7 +328,7 @@ test_reset_drops_grants (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *listing = NULL;
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   g_assert_true (sg_nft_gate_cut (gate, BOB, port_a, 1, &error));
   g_assert_no_error (error);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
@@ -388,7 +355,7 @@ test_reset_replaces_existing_table_with_grants (void)
   /* A table of the same name, left by someone else, with a grant in it and
    * a chain the gate does not have. */
   remove_table ();
-  load_nft ("table inet seatgate {\n"
+  sg_ktest_nft_load ("table inet seatgate {\n"
             "  set granted { type uid . inet_service; elements = { 1000 . 5930 }; }\n"
             "  chain extra { type filter hook output priority 10; "
             "tcp dport 5940 reject with tcp reset; }\n"
@@ -481,7 +448,7 @@ test_owned_table_survives_flush_ruleset_and_delete (void)
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
   /* The gate itself still changes it. */
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 }
 
@@ -491,7 +458,7 @@ test_table_and_deny_outlive_the_gate (void)
   g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   g_clear_pointer (&gate, sg_nft_gate_free);
 
   /* Orphaned: no owner, still persistent, still denying. */
@@ -521,7 +488,7 @@ test_second_live_gate_is_busy (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
 
   /* The first gate's table is untouched and still its own. */
-  gate_grant (first, ALICE, port_a, 1);
+  sg_ktest_gate_grant (first, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
   sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, "127.0.0.1", PORT_A), 0);
 }
@@ -554,7 +521,7 @@ test_nft_list_shows_uids_and_ports (void)
   g_autofree char *listing = NULL;
   const guint16 port_b[] = { PORT_B };
 
-  gate_grant (gate, 100000, port_a, 1);
+  sg_ktest_gate_grant (gate, 100000, port_a, 1);
   g_assert_true (sg_nft_gate_cut (gate, BOB, port_b, 1, &error));
   g_assert_no_error (error);
 
@@ -590,7 +557,7 @@ test_many_short_connections_of_granted_uid_succeed (void)
   g_autoptr (SgKtestClient) alice = sg_ktest_client_new (ALICE);
   guint n_ok = 0;
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_client_connect_loop (alice, "127.0.0.1", PORT_A, 500, &n_ok), 0);
   g_assert_cmpuint (n_ok, ==, 500);
   sg_ktest_assert_errno (sg_ktest_client_connect_loop (alice, "::1", PORT_A, 500, &n_ok), 0);
@@ -641,7 +608,7 @@ grant_refused_in (SgNftGate *gate, const char *table)
   g_assert_true (sg_nft_gate_cut (gate, ALICE, port_a, 1, &error));
   g_assert_no_error (error);
   remove_table ();
-  load_nft (table);
+  sg_ktest_nft_load (table);
   g_assert_false (sg_nft_gate_grant (gate, ALICE, port_a, 1, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_test_message ("%s", error->message);
@@ -704,7 +671,7 @@ test_reset_with_many_ports_gates_them_all (void)
                   sg_nft_gate_last_batch_ns (gate));
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
   sg_ktest_assert_errno (sg_ktest_connect_as (BOB, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
@@ -718,7 +685,7 @@ test_last_batch_time_is_recorded (void)
   g_assert_true (sg_nft_gate_reset (gate, gated_ports, 2, NULL, 0, NULL));
   g_assert_cmpuint (sg_nft_gate_last_batch_ns (gate), >, 0);
   g_test_message ("reset: %" G_GUINT64_FORMAT " ns", sg_nft_gate_last_batch_ns (gate));
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   g_assert_cmpuint (sg_nft_gate_last_batch_ns (gate), >, 0);
   g_test_message ("grant: %" G_GUINT64_FORMAT " ns", sg_nft_gate_last_batch_ns (gate));
 }

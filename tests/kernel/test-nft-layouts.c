@@ -43,20 +43,6 @@ remove_tables (void)
   sg_ktest_nft ("delete table inet seatgate_owned", NULL);
 }
 
-static void
-load_nft (const char *script)
-{
-  g_autofree char *path = NULL;
-  int fd = g_file_open_tmp ("sgktest-XXXXXX.nft", &path, NULL);
-
-  g_assert_cmpint (fd, >=, 0);
-  close (fd);
-  g_assert_true (g_file_set_contents (path, script, -1, NULL));
-  g_autofree char *args = g_strdup_printf ("-f %s", path);
-  g_assert_cmpint (sg_ktest_nft (args, NULL), ==, 0);
-  g_unlink (path);
-}
-
 static SgNftGate *
 gate_new_as (SgTableMode mode, SgNftKernelFeatures features)
 {
@@ -86,24 +72,6 @@ gate_61 (void)
   gate_reset (gate);
   g_assert_cmpint (sg_nft_gate_get_layout (gate), ==, SG_NFT_LAYOUT_BACKSTOP);
   return gate;
-}
-
-static void
-gate_grant (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (sg_nft_gate_grant (gate, uid, ports, n_ports, &error));
-  g_assert_no_error (error);
-}
-
-static void
-gate_revoke (SgNftGate *gate, guint32 uid, const guint16 *ports, gsize n_ports)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (sg_nft_gate_revoke (gate, uid, ports, n_ports, &error));
-  g_assert_no_error (error);
 }
 
 static void
@@ -202,12 +170,12 @@ test_61_deny_grant_revoke_and_always (void)
       sg_ktest_assert_errno (sg_ktest_connect_as (CAROL, addr, PORT_A), 0);
       sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_FREE), 0);
 
-      gate_grant (gate, ALICE, port_a, 1);
+      sg_ktest_gate_grant (gate, ALICE, port_a, 1);
       sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), 0);
       sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_B), ECONNREFUSED);
       sg_ktest_assert_errno (sg_ktest_connect_as (BOB, addr, PORT_A), ECONNREFUSED);
 
-      gate_revoke (gate, ALICE, port_a, 1);
+      sg_ktest_gate_revoke (gate, ALICE, port_a, 1);
       sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, addr, PORT_A), ECONNREFUSED);
     }
 }
@@ -231,12 +199,12 @@ test_61_grant_revoke_and_cut_change_both_tables_in_one_batch (void)
   g_autoptr (SgNftGate) gate = gate_61 ();
   g_autoptr (SgKtestNftMonitor) monitor = sg_ktest_nft_monitor_new ();
 
-  gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_grant (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   g_assert_cmpuint (sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWGEN, NULL), ==, 1);
   assert_set_has ("seatgate_owned", "granted", "1000 . 5930", TRUE);
   assert_set_has ("seatgate", "granted", "1000 . 5931", TRUE);
 
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   g_assert_cmpuint (sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWGEN, NULL), ==, 1);
   assert_set_has ("seatgate_owned", "granted", "1000 .", FALSE);
   assert_set_has ("seatgate", "granted", "1000 .", FALSE);
@@ -251,7 +219,7 @@ test_61_grant_revoke_and_cut_change_both_tables_in_one_batch (void)
   g_assert_nonnull (strstr (backstop, "@cut"));
 
   /* A grant after a cut clears the pair from both cut sets. */
-  gate_grant (gate, BOB, port_a, 1);
+  sg_ktest_gate_grant (gate, BOB, port_a, 1);
   g_assert_cmpuint (sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWGEN, NULL), ==, 1);
   assert_set_has ("seatgate_owned", "cut", "1001 . 5930", FALSE);
   assert_set_has ("seatgate", "cut", "1001 . 5930", FALSE);
@@ -269,27 +237,27 @@ test_61_revoke_of_missing_pairs_adds_then_deletes (void)
     g_autoptr (SgNftGate) modern = gate_new_as (SG_TABLE_MODE_AUTO, SG_NFT_KERNEL_ALL);
     gate_reset (modern);
     sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWSETELEM, NULL);
-    gate_revoke (modern, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+    sg_ktest_gate_revoke (modern, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
     g_assert_cmpuint (sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWSETELEM, NULL), ==, 0);
   }
 
   g_autoptr (SgNftGate) gate = gate_61 ();
   sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWSETELEM, NULL);
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   g_assert_cmpuint (sg_ktest_nft_monitor_count (monitor, NFT_MSG_NEWSETELEM, "seatgate_owned"), >=,
                     1);
 
   /* Half granted, all revoked; then the same again with nothing granted. */
-  gate_grant (gate, ALICE, port_a, 1);
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   assert_set_has ("seatgate_owned", "granted", "1000 .", FALSE);
   assert_set_has ("seatgate", "granted", "1000 .", FALSE);
 
   /* The same for the cut set, which a grant after a cut clears. */
   gate_cut (gate, BOB, port_a, 1);
-  gate_grant (gate, ALICE, port_a, 1);
-  gate_grant (gate, BOB, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, BOB, port_a, 1);
   assert_set_has ("seatgate", "cut", "1001 . 5930", FALSE);
   assert_set_has ("seatgate", "granted", "1000 . 5930", TRUE);
 }
@@ -392,7 +360,7 @@ test_61_foreign_changes_never_open_the_port (void)
   close (fd);
   g_assert_true (g_file_set_contents (rules_file, IPTABLES_RULES, -1, NULL));
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_client_hammer_start (bob, PORT_A);
   for (guint i = 0; i < G_N_ELEMENTS (tampers); i++)
     {
@@ -403,7 +371,7 @@ test_61_foreign_changes_never_open_the_port (void)
       sg_ktest_assert_errno (sg_ktest_connect_as (0, "::1", PORT_A), ECONNREFUSED);
       /* As the helper's table watch does: the backstop comes back. */
       gate_reset (gate);
-      gate_grant (gate, ALICE, port_a, 1);
+      sg_ktest_gate_grant (gate, ALICE, port_a, 1);
       assert_layout_61_tables ();
       g_usleep (20 * 1000);
     }
@@ -461,7 +429,7 @@ test_61_backstop_keeps_the_deny_when_the_helper_is_killed (void)
   g_autoptr (SgNftGate) gate = gate_61 ();
   assert_layout_61_tables ();
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 }
 
@@ -473,7 +441,7 @@ test_61_reset_with_both_tables_present (void)
   g_autoptr (SgKtestListener) listener = sg_ktest_listener_new (PORT_A, FALSE);
   g_autoptr (SgNftGate) gate = gate_61 ();
 
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   gate_cut (gate, BOB, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
 
@@ -495,7 +463,7 @@ test_61_second_live_gate_is_busy (void)
   g_autoptr (SgNftGate) second = gate_new_as (SG_TABLE_MODE_AUTO, KERNEL_61);
   g_autoptr (GError) error = NULL;
 
-  gate_grant (first, ALICE, port_a, 1);
+  sg_ktest_gate_grant (first, ALICE, port_a, 1);
   g_assert_false (
       sg_nft_gate_reset (second, gated_ports, G_N_ELEMENTS (gated_ports), NULL, 0, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
@@ -537,7 +505,7 @@ test_layouts_replace_each_other (void)
 
   /* ... a foreign plain table named like the owned one, with a rule of its
    * own, goes with the next reset of any layout ... */
-  load_nft ("table inet seatgate_owned {\n"
+  sg_ktest_nft_load ("table inet seatgate_owned {\n"
             "  chain extra { type filter hook output priority 10; "
             "tcp dport 5940 reject with tcp reset; }\n"
             "}\n");
@@ -597,11 +565,11 @@ test_backstop_mode_makes_the_owned_table_and_backstop_or_fails (void)
   g_assert_nonnull (strstr (sg_nft_gate_describe_layout (gate), "TableMode=backstop"));
   assert_layout_61_tables ();
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
   /* With DESTROYSETELEM (6.3-6.8): a revoke of pairs not granted. */
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
@@ -621,9 +589,9 @@ test_pre512_auto_falls_back_to_a_plain_table_and_warns (void)
   g_assert_true (table_has_flags ("seatgate", 0));
   g_assert_false (table_has_flags ("seatgate_owned", 0));
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
-  gate_grant (gate, ALICE, port_a, 1);
+  sg_ktest_gate_grant (gate, ALICE, port_a, 1);
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), 0);
-  gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
+  sg_ktest_gate_revoke (gate, ALICE, gated_ports, G_N_ELEMENTS (gated_ports));
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_A), ECONNREFUSED);
 }
 
