@@ -112,7 +112,19 @@ load_config (const char *path, gboolean explicit_path, GError **error)
   SgConfig *config = sg_config_load_file (path, &local_error);
 
   if (config != NULL)
-    return config;
+    {
+      /* Said, so that an admin who deleted the main file by mistake learns
+       * that seat0's port 5930 is gated by the built-in default. */
+      if (config->main_missing)
+        {
+          g_autofree char *dropins = sg_config_dropin_dir (path);
+          g_message ("%s does not exist; the built-in default (seat0, port 5930) stands in for "
+                     "it, with the drop-ins in %s applied",
+                     path,
+                     dropins);
+        }
+      return config;
+    }
   /* Only the default path may be missing: a named file must exist. */
   if (!explicit_path && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     {

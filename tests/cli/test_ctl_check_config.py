@@ -153,3 +153,13 @@ def test_ctl_check_config_says_the_default_stands_in_for_a_missing_main_file(lab
         in r.stdout
     assert '  seat0 gates port 5930  (built-in default)' in r.stdout.splitlines()
     assert f'  seat1 gates port 5931  ({dropin}:2)' in r.stdout.splitlines()
+
+
+def test_the_helper_says_the_default_stands_in_for_a_missing_main_file(lab):
+    main = os.path.join(lab.dir, 'gone.conf')
+    lab.config_path = main
+    write_dropin(lab, '50-seat1.conf', '[Seat seat1]\nPorts=5931\n')
+    helper = lab.start_helper(main)
+    assert lab.gate.seats() == [('seat0', [5930]), ('seat1', [5931])]
+    assert (f'{main} does not exist; the built-in default (seat0, port 5930) stands in for it, '
+            f'with the drop-ins in {main}.d applied') in helper.log()
