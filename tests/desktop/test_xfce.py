@@ -193,7 +193,7 @@ def click(desktop, button, x, y):
 
 def icon_centre(desktop, rgb):
     '''The middle of the icon's pixels in the panel.'''
-    box = desktop.window_geometry('xfce4-panel', min_width=100)
+    box = desktop.window_geometry(getattr(desktop, 'panel_name', 'xfce4-panel'), min_width=100)
     shot = desktop.screenshot('find-icon')
     pixels = desktop.pixels(shot, box)
     w = box[2]
