@@ -43,8 +43,10 @@ def test_granted_icon_is_drawn_in_the_panel_within_2_s(desk, helper, desktop):
     agent.wait_state('seatgate-granted')
     panel = desktop.xfce4_panel()
     wait_until(lambda: in_panel(desk, agent), SETTLE, what='the item in the panel\'s watcher')
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon', timeout=2.0)
-    drawn = time.monotonic() - panel.started
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon', timeout=5.0)
+    # To the grab of the first screenshot that shows it: writing the
+    # screenshot takes up to 1 s on a loaded machine.
+    drawn = desktop.last_shot_started - panel.started
     print(f'panel start to icon drawn: {drawn:.2f} s')
     desktop.keep_screenshot('xfce-granted.png')
     assert drawn < 2.0
