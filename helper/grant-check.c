@@ -19,9 +19,11 @@
  *     is asked about it if it is the caller's.
  *   every answer is in: decide, then done, exactly once.
  *
- * Each step asks at most once: a seat is asked about at the later of
- * read_seats and the uid's answer, and polkit (with interaction) at the later
- * of the seat's logind answer and the uid's, so whichever comes second asks.
+ * Nothing is asked twice: the seats are asked about at read_seats when the
+ * uid is known or the check speculates, else at the uid's answer, which then
+ * comes after read_seats and without speculation; polkit (with interaction)
+ * is asked at whichever comes second of the seat's logind answer and the
+ * uid's.
  * One count says where the check is: `out`, the answers still out. It goes up
  * when a call is handed to the throttle (or the uid is asked), down when its
  * answer comes; every call handed to the throttle answers exactly once, also
