@@ -309,8 +309,7 @@ check_seats (const SgConfig *config, const char *name, gboolean agent_only, GErr
           for (guint k = 0; k < seat->ports->len; k++)
             {
               guint16 port = g_array_index (seat->ports, guint16, k);
-              if (!sg_ports_contains ((const guint16 *) (void *) other->ports->data,
-                                      other->ports->len, port))
+              if (!sg_ports_contains (sg_array_ports (other->ports), other->ports->len, port))
                 continue;
               /* Within one file "line N" is enough; across files, say which. */
               g_autofree char *where
@@ -638,7 +637,7 @@ sg_config_seat_for_port (const SgConfig *config, guint16 port)
   for (guint i = 0; i < config->seats->len; i++)
     {
       const SgSeatConfig *seat = g_ptr_array_index (config->seats, i);
-      if (sg_ports_contains ((const guint16 *) (void *) seat->ports->data, seat->ports->len, port))
+      if (sg_ports_contains (sg_array_ports (seat->ports), seat->ports->len, port))
         return seat;
     }
   return NULL;

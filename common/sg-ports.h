@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "sg-arrays.h" /* sg_array_ports (): a GArray of ports as the guint16 * taken here */
+
 G_BEGIN_DECLS
 
 /* The most ports one seat may gate: a grant is one kernel element per port. */

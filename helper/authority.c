@@ -11,21 +11,47 @@
 #define CHECK_TIMEOUT_INTERACTIVE_MS (5 * 60 * 1000)
 #define CHECK_TIMEOUT_MS (25 * 1000)
 
+/* Which polkit action each method of Gate1 needs, in one place, as bolt's
+ * bouncer maps each of its methods to an action by name
+ * (boltd/bolt-bouncer.c, handle_authorize_method) rather than each handler
+ * naming its own. tests/unit/test-authority.c checks that every method of
+ * the interface XML is here. */
+static const struct
+{
+  const char *method;
+  const char *action;
+} method_actions[] = {
+  { "Grant", SG_ACTION_GRANT },
+  { "Revoke", SG_ACTION_MANAGE },
+  /* The caller's own grant: given up, or its console opened. */
+  { "Release", NULL },
+  { "OpenConsole", NULL },
+};
+
+const char *
+sg_authority_action_for_method (const char *method)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (method_actions); i++)
+    if (g_str_equal (method_actions[i].method, method))
+      return method_actions[i].action;
+  return SG_ACTION_MANAGE;
+}
+
 static void
 check_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GTask) task = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   const char *action_id = g_task_get_task_data (task);
   gboolean authorized = FALSE, challenge = FALSE;
 
   if (reply == NULL)
     {
       g_dbus_error_strip_remote_error (error);
-      g_task_return_new_error (task, SG_ERROR, SG_ERROR_FAILED,
-                               "could not ask polkit about %s: %s", action_id, error->message);
+      g_task_return_new_error (task, SG_ERROR, SG_ERROR_FAILED, "could not ask polkit about %s: %s",
+                               action_id, error->message);
       return;
     }
   g_variant_get (reply, "((bb@a{ss}))", &authorized, &challenge, NULL);

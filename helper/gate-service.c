@@ -600,7 +600,6 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
-  sg_call_throttle_done (req->service->throttle);
   if (!sg_authority_check_finish (result, &error))
     {
       sg_log_refusal ("refuse-revoke", req->uid, NULL, NULL, "admin",
@@ -608,7 +607,7 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
       g_dbus_method_invocation_return_error (
           invocation, SG_ERROR, SG_ERROR_NOT_AUTHORIZED,
           "revoking uid %u's grant needs administrator rights (polkit action %s): %s", req->uid,
-          SG_ACTION_MANAGE, error->message);
+          sg_authority_action_for_method ("Revoke"), error->message);
       return;
     }
 
@@ -626,13 +625,14 @@ revoke_authorized (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static void
-start_revoke_authorization (gpointer data)
+start_revoke_authorization (gpointer data, GAsyncReadyCallback callback, gpointer callback_data)
 {
   RevokeRequest *req = data;
 
   sg_authority_check (req->service->bus, g_dbus_method_invocation_get_sender (req->invocation),
-                      SG_ACTION_MANAGE, NULL, invocation_allows_interaction (req->invocation),
-                      req->service->cancellable, revoke_authorized, req);
+                      sg_authority_action_for_method ("Revoke"), NULL,
+                      invocation_allows_interaction (req->invocation), req->service->cancellable,
+                      callback, callback_data);
 }
 
 static gboolean
@@ -644,7 +644,7 @@ handle_revoke (SgGate1 *skeleton, GDBusMethodInvocation *invocation, guint32 uid
   req->service = service;
   req->invocation = g_object_ref (invocation);
   req->uid = uid;
-  sg_call_throttle_run (service->throttle, start_revoke_authorization, req);
+  sg_call_throttle_run (service->throttle, start_revoke_authorization, revoke_authorized, req);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -5,6 +5,39 @@
 #include "sg-error.h"
 #include "sg-logind.h"
 
+/* A check's life, in the order a reader can follow it:
+ *
+ *   start: the bus daemon is asked for the caller's uid.
+ *   read_seats: the seats with an active session are listed; each is asked
+ *     about (logind's read of its active session and, without interaction,
+ *     polkit's check) now if the uid is known or the seats are few (see
+ *     SPECULATIVE_SEATS), else when the uid comes.
+ *   the uid comes: seats not asked about yet are asked, less those the
+ *     monitor already knows to be someone else's; with interaction, polkit
+ *     is asked about each seat whose logind answer is in and is the caller's.
+ *   a seat's logind answer comes: with interaction and the uid known, polkit
+ *     is asked about it if it is the caller's.
+ *   every answer is in: decide, then done, exactly once.
+ *
+ * Nothing is asked twice: the seats are asked about at read_seats when the
+ * uid is known or the check speculates, else at the uid's answer, which then
+ * comes after read_seats and without speculation; polkit (with interaction)
+ * is asked at whichever comes second of the seat's logind answer and the
+ * uid's.
+ * One count says where the check is: `out`, the answers still out. It goes up
+ * when a call is handed to the throttle (or the uid is asked), down when its
+ * answer comes; every call handed to the throttle answers exactly once, also
+ * one with nothing to send any more, and never from inside the asking, so
+ * `out` cannot reach 0 while a step is still asking. The check is done when
+ * `out` is 0 and nothing more can be asked: the seats were read, or the check
+ * was abandoned, or the uid could not be learnt. `done` is cleared as it is
+ * called.
+ *
+ * Abandoned (the caller left or released) or with no uid: nothing new is
+ * asked; a call still waiting for a slot answers "not asked" when its slot
+ * comes; the seats' answers that arrive are dropped; the throttle takes each
+ * slot back as its answer comes; done runs when the last answer is in. */
+
 /* Before the caller's uid is known, this many seats are cheap to ask about
  * all at once (one logind read and one polkit check each), which saves the
  * uid's round trip on an ordinary lab machine. With more seats, the check
@@ -12,23 +45,13 @@
  * the caller's. */
 #define SPECULATIVE_SEATS 4
 
-typedef enum
-{
-  ASK_NOT_YET,
-  ASK_ON_ITS_WAY, /* waiting for a throttle slot, or sent */
-  ASK_ANSWERED,
-  ASK_SKIPPED,    /* not asked: the seat is someone else's, or the check was abandoned */
-} AskState;
-
-/* One seat with an active session, as this check sees it. */
+/* One seat with an active session, as this check sees it: the answers. */
 typedef struct
 {
   SgGrantCheck *check;
   char *seat;
-  AskState logind;
   SgLogindSession *info; /* logind's answer; NULL when it had none */
-  char *logind_why;      /* why the read gave nothing */
-  AskState polkit;
+  char *logind_why;      /* why the read gave nothing, or why it was not asked */
   gboolean polkit_yes;
   gboolean polkit_failed; /* polkit could not be asked (not a "no") */
   char *polkit_why;
@@ -39,19 +62,18 @@ struct _SgGrantCheck
   SgGrantCheckEnv env;
   char *sender;
   gboolean interactive;
-  SgGrantCheckDone done;
+  SgGrantCheckDone done; /* NULL once called */
   gpointer user_data;
 
-  guint32 uid;
-  gboolean uid_asking;
+  guint out;   /* answers still out */
+  guint32 uid; /* SG_NO_UID until the bus daemon answered */
   GError *uid_error;
-  gboolean seats_read;      /* sg_grant_check_read_seats () was called */
-  GPtrArray *seats;         /* SeatCheck* */
-  GPtrArray *why_not;       /* char*: why seats are out, in order */
-  GPtrArray *allowed;       /* SgLogindSession* (borrowed from seats), after done */
+  gboolean seats_read; /* sg_grant_check_read_seats () was called */
+  GPtrArray *seats;    /* SeatCheck* */
+  GPtrArray *why_not;  /* char*: why seats are out, in order */
+  GPtrArray *allowed;  /* SgLogindSession* (borrowed from seats), after done */
   GError *refusal;
   const char *abandoned;
-  gboolean advancing, advance_again, finished;
 };
 
 static void
@@ -84,6 +106,18 @@ may_call (SgGrantCheck *check)
   return check->abandoned == NULL && check->uid_error == NULL;
 }
 
+static gboolean
+uid_known (SgGrantCheck *check)
+{
+  return check->uid != SG_NO_UID;
+}
+
+static gboolean
+logind_answered (SeatCheck *sc)
+{
+  return sc->info != NULL || sc->logind_why != NULL;
+}
+
 /* Why @sc's seat is not the caller's, or NULL if it is: the session logind
  * named is of the caller's uid, local, active, of class user, on that seat. */
 static char *
@@ -95,8 +129,8 @@ ownership_flaw (SgGrantCheck *check, SeatCheck *sc)
   if (info == NULL)
     return g_strdup (sc->logind_why);
   if (info->uid != check->uid)
-    return g_strdup_printf ("the active session of %s is session %s of uid %u", sc->seat,
-                            info->id, info->uid);
+    return g_strdup_printf ("the active session of %s is session %s of uid %u", sc->seat, info->id,
+                            info->uid);
   flaw = sg_logind_session_flaw (info->seat, sc->seat, info->remote, info->session_class,
                                  info->active, info->state);
   if (flaw != NULL)
@@ -105,7 +139,24 @@ ownership_flaw (SgGrantCheck *check, SeatCheck *sc)
   return NULL;
 }
 
-static void advance (SgGrantCheck *check);
+static void maybe_done (SgGrantCheck *check);
+
+/* A call whose slot came when there was nothing to send any more: it still
+ * answers, from the main loop, tagged with its start. */
+static void
+answer_unasked (GAsyncReadyCallback callback, gpointer callback_data, gpointer start,
+                const char *why)
+{
+  g_task_report_new_error (NULL, callback, callback_data, start, SG_ERROR, SG_ERROR_FAILED, "%s",
+                           why);
+}
+
+static void
+ask (SeatCheck *sc, SgCallStart start, GAsyncReadyCallback answered)
+{
+  sc->check->out++;
+  sg_call_throttle_run (sc->check->env.throttle, start, answered, sc);
+}
 
 /* ---- polkit, once per seat ---- */
 
@@ -115,38 +166,76 @@ polkit_answered (GObject *source, GAsyncResult *result, gpointer data)
   SeatCheck *sc = data;
   SgGrantCheck *check = sc->check;
   g_autoptr (GError) error = NULL;
+  gboolean yes = sg_authority_check_finish (result, &error);
 
-  sg_call_throttle_done (check->env.throttle);
-  sc->polkit = ASK_ANSWERED;
-  sc->polkit_yes = sg_authority_check_finish (result, &error);
-  if (!sc->polkit_yes)
+  check->out--;
+  if (may_call (check))
     {
-      sc->polkit_failed = !g_error_matches (error, SG_ERROR, SG_ERROR_NOT_AUTHORIZED);
-      sc->polkit_why = g_strdup_printf ("on %s: %s", sc->seat, error->message);
+      sc->polkit_yes = yes;
+      if (!yes)
+        {
+          sc->polkit_failed = !g_error_matches (error, SG_ERROR, SG_ERROR_NOT_AUTHORIZED);
+          sc->polkit_why = g_strdup_printf ("on %s: %s", sc->seat, error->message);
+        }
     }
-  advance (check);
+  maybe_done (check);
 }
 
 /* polkit is asked once per seat, with the seat as a detail, so an admin's
  * rule can allow one seat and not another (action.lookup ("seat")). */
 static void
-ask_polkit (gpointer data)
+send_polkit_check (gpointer data, GAsyncReadyCallback callback, gpointer callback_data)
 {
   SeatCheck *sc = data;
   SgGrantCheck *check = sc->check;
 
   if (!may_call (check))
     {
-      sg_call_throttle_done (check->env.throttle);
-      sc->polkit = ASK_SKIPPED;
-      advance (check);
+      answer_unasked (callback, callback_data, send_polkit_check, "the check was given up");
       return;
     }
-  sg_authority_check (check->env.bus, check->sender, SG_ACTION_GRANT, sc->seat,
-                      check->interactive, check->env.cancellable, polkit_answered, sc);
+  sg_authority_check (check->env.bus, check->sender, sg_authority_action_for_method ("Grant"),
+                      sc->seat, check->interactive, check->env.cancellable, callback,
+                      callback_data);
+}
+
+/* With interaction, polkit could ask someone to authenticate for a seat that
+ * is not theirs: it is asked only once the seat is known to be the caller's,
+ * which takes both the seat's logind answer and the uid. */
+static void
+ask_polkit_if_owned (SgGrantCheck *check, SeatCheck *sc)
+{
+  g_autofree char *flaw = ownership_flaw (check, sc);
+
+  if (flaw == NULL)
+    ask (sc, send_polkit_check, polkit_answered);
 }
 
 /* ---- logind, the seat's active session ---- */
+
+/* The seat's active session is looked up when the read goes out, which may
+ * be a while after the seats were read. */
+static void
+send_session_read (gpointer data, GAsyncReadyCallback callback, gpointer callback_data)
+{
+  SeatCheck *sc = data;
+  SgGrantCheck *check = sc->check;
+  const char *path = sg_seat_monitor_get_active_session_path (check->env.monitor, sc->seat);
+  g_autofree char *why = NULL;
+
+  if (!may_call (check))
+    why = g_strdup ("the check was given up");
+  else if (path == NULL)
+    /* The seat changed (or logind left) since the seats were read. */
+    why = g_strdup_printf ("%s changed while seatgate was checking", sc->seat);
+  if (why != NULL)
+    {
+      answer_unasked (callback, callback_data, send_session_read, why);
+      return;
+    }
+  sg_seat_monitor_get_session_info (check->env.monitor, path, check->env.cancellable, callback,
+                                    callback_data);
+}
 
 static void
 session_read (GObject *source, GAsyncResult *result, gpointer data)
@@ -154,54 +243,28 @@ session_read (GObject *source, GAsyncResult *result, gpointer data)
   SeatCheck *sc = data;
   SgGrantCheck *check = sc->check;
   g_autoptr (GError) error = NULL;
+  SgLogindSession *info
+      = sg_seat_monitor_get_session_info_finish (check->env.monitor, result, &error);
 
-  sg_call_throttle_done (check->env.throttle);
-  sc->logind = ASK_ANSWERED;
-  sc->info = sg_seat_monitor_get_session_info_finish (check->env.monitor, result, &error);
-  if (sc->info == NULL)
-    sc->logind_why = g_strdup_printf ("the active session of %s could not be read: %s", sc->seat,
-                                      error->message);
-  advance (check);
-}
-
-/* The seat's active session is looked up when the read goes out, which may
- * be a while after the seats were read. */
-static void
-read_session (gpointer data)
-{
-  SeatCheck *sc = data;
-  SgGrantCheck *check = sc->check;
-  const char *path = sg_seat_monitor_get_active_session_path (check->env.monitor, sc->seat);
-
-  if (path != NULL && may_call (check))
+  check->out--;
+  if (!may_call (check))
     {
-      sg_seat_monitor_get_session_info (check->env.monitor, path, check->env.cancellable,
-                                        session_read, sc);
+      sg_logind_session_free (info);
+      maybe_done (check);
       return;
     }
-  sg_call_throttle_done (check->env.throttle);
-  sc->logind = ASK_ANSWERED;
-  /* The seat changed (or logind left) since the seats were read. */
-  sc->logind_why = g_strdup_printf ("%s changed while seatgate was checking", sc->seat);
-  advance (check);
+  sc->info = info;
+  if (info == NULL && g_async_result_is_tagged (result, send_session_read))
+    sc->logind_why = g_strdup (error->message);
+  else if (info == NULL)
+    sc->logind_why = g_strdup_printf ("the active session of %s could not be read: %s", sc->seat,
+                                      error->message);
+  if (check->interactive && uid_known (check))
+    ask_polkit_if_owned (check, sc);
+  maybe_done (check);
 }
 
-/* ---- deciding what to ask next ---- */
-
-static void
-ask_logind_and_maybe_polkit (SgGrantCheck *check, SeatCheck *sc)
-{
-  /* Without interaction polkit's answer costs nothing if unused; with it,
-   * polkit could ask someone to authenticate for a seat that is not theirs.
-   * polkit first: its answer is the slowest to come. */
-  if (!check->interactive)
-    {
-      sc->polkit = ASK_ON_ITS_WAY;
-      sg_call_throttle_run (check->env.throttle, ask_polkit, sc);
-    }
-  sc->logind = ASK_ON_ITS_WAY;
-  sg_call_throttle_run (check->env.throttle, read_session, sc);
-}
+/* ---- asking about the seats ---- */
 
 /* The seat's active session, as last known, is someone else's: why, or
  * NULL. */
@@ -219,35 +282,28 @@ known_to_be_others (SgGrantCheck *check, SeatCheck *sc)
                           sg_seat_monitor_get_active_session (monitor, sc->seat), owner);
 }
 
-static void
-advance_once (SgGrantCheck *check)
+static gboolean
+speculative (SgGrantCheck *check)
 {
-  gboolean uid_known = check->uid != SG_NO_UID;
+  return check->seats->len <= SPECULATIVE_SEATS;
+}
 
-  if (!check->seats_read || !may_call (check))
-    return;
+/* Once per check: at read_seats if the uid is known or the check is
+ * speculative, else when the uid comes. */
+static void
+ask_about_seats (SgGrantCheck *check)
+{
   for (guint i = 0; i < check->seats->len; i++)
     {
       SeatCheck *sc = check->seats->pdata[i];
 
-      if (sc->logind == ASK_NOT_YET)
-        {
-          if (uid_known && (sc->logind_why = known_to_be_others (check, sc)) != NULL)
-            sc->logind = sc->polkit = ASK_SKIPPED;
-          else if (uid_known || check->seats->len <= SPECULATIVE_SEATS)
-            ask_logind_and_maybe_polkit (check, sc);
-        }
-      else if (sc->polkit == ASK_NOT_YET && sc->logind == ASK_ANSWERED && uid_known)
-        {
-          g_autofree char *flaw = ownership_flaw (check, sc);
-          if (flaw != NULL)
-            sc->polkit = ASK_SKIPPED;
-          else
-            {
-              sc->polkit = ASK_ON_ITS_WAY;
-              sg_call_throttle_run (check->env.throttle, ask_polkit, sc);
-            }
-        }
+      if (uid_known (check) && (sc->logind_why = known_to_be_others (check, sc)) != NULL)
+        continue;
+      /* Without interaction polkit's answer costs nothing if unused. polkit
+       * first: its answer is the slowest to come. */
+      if (!check->interactive)
+        ask (sc, send_polkit_check, polkit_answered);
+      ask (sc, send_session_read, session_read);
     }
 }
 
@@ -257,7 +313,7 @@ join_reasons (GPtrArray *reasons)
   g_autoptr (GString) out = g_string_new (NULL);
 
   for (guint i = 0; i < reasons->len; i++)
-    g_string_append_printf (out, "%s%s", i > 0 ? "; " : "", (const char *) reasons->pdata[i]);
+    g_string_append_printf (out, "%s%s", i > 0 ? "; " : "", (const char *)reasons->pdata[i]);
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -328,58 +384,20 @@ decide (SgGrantCheck *check)
     check->allowed = g_steal_pointer (&allowed);
 }
 
-static gboolean
-everything_back (SgGrantCheck *check)
-{
-  if (check->uid_asking)
-    return FALSE;
-  for (guint i = 0; i < check->seats->len; i++)
-    {
-      SeatCheck *sc = check->seats->pdata[i];
-      if (sc->logind == ASK_ON_ITS_WAY || sc->polkit == ASK_ON_ITS_WAY)
-        return FALSE;
-    }
-  if (!may_call (check))
-    return TRUE;
-  if (!check->seats_read)
-    return FALSE;
-  /* advance_once () asked all it could: what is still not asked waits for
-   * nothing more. */
-  for (guint i = 0; i < check->seats->len; i++)
-    {
-      SeatCheck *sc = check->seats->pdata[i];
-      if (sc->logind == ASK_NOT_YET || (sc->polkit == ASK_NOT_YET && !check->interactive))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Asks what can be asked now, and ends the check when all is back. Calls that
- * end at once (a throttle slot freed, nothing to send) come back in here:
- * they only mark that another pass is needed. */
+/* The end of every step: done once every answer is in and nothing more can
+ * be asked. */
 static void
-advance (SgGrantCheck *check)
+maybe_done (SgGrantCheck *check)
 {
-  if (check->advancing)
-    {
-      check->advance_again = TRUE;
-      return;
-    }
-  check->advancing = TRUE;
-  do
-    {
-      check->advance_again = FALSE;
-      advance_once (check);
-    }
-  while (check->advance_again);
-  check->advancing = FALSE;
+  SgGrantCheckDone done;
 
-  if (check->finished || !everything_back (check))
+  if (check->out > 0 || (!check->seats_read && may_call (check)))
     return;
-  check->finished = TRUE;
+  done = g_steal_pointer (&check->done);
+  g_assert (done != NULL);
   if (may_call (check))
     decide (check);
-  check->done (check, check->user_data); /* frees the check */
+  done (check, check->user_data); /* frees the check */
 }
 
 /* ---- the caller's uid ---- */
@@ -389,16 +407,29 @@ caller_uid_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   SgGrantCheck *check = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
 
-  check->uid_asking = FALSE;
+  check->out--;
   if (reply == NULL)
     check->uid_error = g_error_new (SG_ERROR, SG_ERROR_FAILED, "could not tell who is calling: %s",
                                     error->message);
   else
     g_variant_get (reply, "(u)", &check->uid);
-  advance (check);
+
+  if (check->seats_read && may_call (check))
+    {
+      if (!speculative (check))
+        ask_about_seats (check);
+      else if (check->interactive)
+        for (guint i = 0; i < check->seats->len; i++)
+          {
+            SeatCheck *sc = check->seats->pdata[i];
+            if (logind_answered (sc))
+              ask_polkit_if_owned (check, sc);
+          }
+    }
+  maybe_done (check);
 }
 
 SgGrantCheck *
@@ -413,11 +444,12 @@ sg_grant_check_start (const SgGrantCheckEnv *env, const char *sender, gboolean i
   check->done = done;
   check->user_data = user_data;
   check->uid = SG_NO_UID;
-  check->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_check_free);
+  check->seats = g_ptr_array_new_with_free_func ((GDestroyNotify)seat_check_free);
   check->why_not = g_ptr_array_new_with_free_func (g_free);
 
-  /* The uid comes from the bus daemon, which got it from the kernel. */
-  check->uid_asking = TRUE;
+  /* The uid comes from the bus daemon, which got it from the kernel. Not
+   * through the throttle: one per Grant(), and the check's first answer. */
+  check->out++;
   g_dbus_connection_call (env->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetConnectionUnixUser",
                           g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
@@ -450,7 +482,9 @@ sg_grant_check_read_seats (SgGrantCheck *check)
           g_ptr_array_add (check->seats, sc);
         }
     }
-  advance (check);
+  if (may_call (check) && (uid_known (check) || speculative (check)))
+    ask_about_seats (check);
+  maybe_done (check);
 }
 
 void
@@ -459,7 +493,7 @@ sg_grant_check_abandon (SgGrantCheck *check, const char *why)
   if (check->abandoned != NULL)
     return;
   check->abandoned = why;
-  advance (check);
+  maybe_done (check);
 }
 
 const char *
@@ -483,7 +517,7 @@ sg_grant_check_get_abandoned (SgGrantCheck *check)
 GPtrArray *
 sg_grant_check_get_allowed (SgGrantCheck *check, GError **error)
 {
-  g_return_val_if_fail (check->finished && check->abandoned == NULL, NULL);
+  g_return_val_if_fail (check->done == NULL && check->abandoned == NULL, NULL);
   if (check->uid_error != NULL)
     {
       g_propagate_error (error, g_error_copy (check->uid_error));

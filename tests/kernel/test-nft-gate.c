@@ -12,6 +12,7 @@
 
 #include "kernel-test-util.h"
 #include "nft-gate.h"
+#include "sg-arrays.h"
 #include "sock-destroy.h"
 
 #ifndef NFT_TABLE_F_PERSIST
@@ -664,8 +665,7 @@ test_reset_with_many_ports_gates_them_all (void)
       guint16 p = (guint16)port;
       g_array_append_val (ports, p);
     }
-  g_assert_true (
-      sg_nft_gate_reset (gate, (const guint16 *)ports->data, ports->len, NULL, 0, &error));
+  g_assert_true (sg_nft_gate_reset (gate, sg_array_ports (ports), ports->len, NULL, 0, &error));
   g_assert_no_error (error);
   g_test_message ("reset of %u ports: %" G_GUINT64_FORMAT " ns", ports->len,
                   sg_nft_gate_last_batch_ns (gate));
