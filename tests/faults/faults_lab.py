@@ -23,11 +23,10 @@ import time
 
 import seatgate_lab
 from seatgate_lab import (CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, INACTIVE_UID,
-                          LOGIND_NAME, PYTHON, REMOTE_SESSION, REMOTE_UID, Lab, LabError,
-                          wait_until)
+                          LOGIND_NAME, LOOPBACKS, PYTHON, REMOTE_SESSION, REMOTE_UID, Lab,
+                          LabError, wait_until)
 
 FAULTS_DIR = os.path.dirname(os.path.abspath(__file__))
-LOOPBACKS = ('127.0.0.1', '::1')
 PORT = seatgate_lab.DEFAULT_PORT
 
 # Generous: the helper reacts in milliseconds; these stop a broken one from

@@ -9,22 +9,11 @@ import re
 import subprocess
 
 from seatgate_lab import (ACTION_GRANT, CONSOLE_UID, ERR_FAILED, ERR_NOT_SEAT_OWNER, NOBODY_UID,
-                          PYTHON, REMOTE_UID, session_path, wait_until)
+                          PYTHON, REMOTE_UID, assert_connects, assert_refused, session_path,
+                          wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALLOW_USER_INTERACTION = 1   # polkit's CheckAuthorization flag
-
-
-def assert_connects(person, port):
-    for host in ('127.0.0.1', '::1'):
-        result = person.connect(host, port)
-        assert result == 'ok', f'uid {person.uid} to {host}:{port}: {result}, expected ok'
-
-
-def assert_refused(person, port):
-    for host in ('127.0.0.1', '::1'):
-        result = person.connect(host, port)
-        assert result == 'refused', f'uid {person.uid} to {host}:{port}: {result}, expected refused'
 
 
 # --- interaction -----------------------------------------------------------------

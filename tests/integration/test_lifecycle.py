@@ -7,21 +7,7 @@ import signal
 import pytest
 
 from seatgate_lab import (CONSOLE_UID, GATE_NAME, INACTIVE_UID, NOBODY_UID, REMOTE_UID, SEAT1_UID,
-                          project_version)
-
-LOOPBACKS = ('127.0.0.1', '::1')
-
-
-def assert_refused(person, port=5930):
-    for host in LOOPBACKS:
-        result = person.connect(host, port)
-        assert result == 'refused', f'uid {person.uid} to {host}:{port}: {result}, expected refused'
-
-
-def assert_connects(person, port=5930):
-    for host in LOOPBACKS:
-        result = person.connect(host, port)
-        assert result == 'ok', f'uid {person.uid} to {host}:{port}: {result}, expected ok'
+                          assert_connects, assert_refused, project_version)
 
 
 BROKEN = {

@@ -3,22 +3,10 @@
 import signal
 
 from seatgate_lab import (ACTION_GRANT, ACTION_MANAGE, ADMIN_UID, CONSOLE_SESSION, CONSOLE_UID,
-                          ERR_NOT_AUTHORIZED, INACTIVE_SESSION, INACTIVE_UID, REMOTE_UID)
+                          ERR_NOT_AUTHORIZED, INACTIVE_SESSION, INACTIVE_UID, LOOPBACKS, REMOTE_UID,
+                          assert_connects, assert_refused)
 
-LOOPBACKS = ('127.0.0.1', '::1')
 CLOSE_WITHIN = 2.0     # seconds for a cut connection to end, both sides
-
-
-def assert_refused(person, port=5930):
-    for host in LOOPBACKS:
-        result = person.connect(host, port)
-        assert result == 'refused', f'uid {person.uid} to {host}:{port}: {result}, expected refused'
-
-
-def assert_connects(person, port=5930):
-    for host in LOOPBACKS:
-        result = person.connect(host, port)
-        assert result == 'ok', f'uid {person.uid} to {host}:{port}: {result}, expected ok'
 
 
 def granted_console_user(lab):

@@ -1268,3 +1268,22 @@ class Lab:
             shutil.rmtree(self.dir, ignore_errors=True)
         if reports:
             raise LabError(f'sanitizer reports from the lab\'s processes:\n{reports}')
+
+
+# --- what a person's connect shows -------------------------------------------------
+# One place for the checks every suite makes: a person (an Actor) connects
+# from their own uid to each loopback address, so a rule that covers only v4
+# or only v6 fails here.
+
+def assert_connects(person, port=DEFAULT_PORT, hosts=LOOPBACKS, why=''):
+    for host in hosts:
+        result = person.connect(host, port)
+        assert result == 'ok', \
+            f'uid {person.uid} to {host}:{port}: {result}, expected ok' + (f' ({why})' if why else '')
+
+
+def assert_refused(person, port=DEFAULT_PORT, hosts=LOOPBACKS, why=''):
+    for host in hosts:
+        result = person.connect(host, port)
+        assert result == 'refused', \
+            f'uid {person.uid} to {host}:{port}: {result}, expected refused' + (f' ({why})' if why else '')
