@@ -10,6 +10,7 @@ server on the desk's private session bus, running as the person.
         d.wait_icon(panel, GRANTED_RGB)
 '''
 
+import contextlib
 import os
 import re
 import shutil
@@ -587,3 +588,32 @@ def make_locale(directory, name):
             raise LabError(f'localedef {name} failed: {out.stderr}')
     os.chmod(directory, 0o755)
     return directory
+
+
+class NotifyCalls:
+    '''The Notify calls made on a session bus while a `with` block ran
+    (dbus-monitor): `actions` holds each call's action list, `text` the
+    monitor's output for messages.'''
+
+    def __init__(self):
+        self.actions = []
+        self.text = ''
+
+
+@contextlib.contextmanager
+def notify_calls(desk):
+    seen = NotifyCalls()
+    monitor = subprocess.Popen(['dbus-monitor', '--address', desk.bus.address,
+                                "type='method_call',member='Notify'"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(0.3)  # the monitor's match rule in place
+        yield seen
+    finally:
+        monitor.terminate()
+        seen.text = monitor.communicate(timeout=5)[0]
+        for block in re.split(r'\n(?=method call|signal|method return|error)', seen.text):
+            if 'member=Notify' not in block.splitlines()[0]:
+                continue
+            m = re.search(r'array \[(.*?)\]', block, re.S)
+            seen.actions.append(re.findall(r'string "([^"]*)"', m.group(1)) if m else [])

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from desktop_lab import DENIED_RGB, XFCE4_NOTIFYD, make_locale, missing
+from desktop_lab import DENIED_RGB, XFCE4_NOTIFYD, make_locale, missing, notify_calls
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
-from test_xfce import in_panel, notify_calls
+from test_xfce import in_panel
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'xfce4-panel', 'localedef', XFCE4_NOTIFYD)),
                                 reason='needs the desktop suite\'s packages '
@@ -56,23 +56,16 @@ def test_tray_tooltip_is_german_with_lang_de(desk, helper, desktop, lab):
 
 def test_notification_is_german_with_lang_de(desk, helper, desktop, lab):
     desktop.xfce4_notifyd()
-    monitor = subprocess.Popen(['dbus-monitor', '--address', desk.bus.address,
-                                "type='method_call',member='Notify'"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        time.sleep(0.3)
+    with notify_calls(desk) as seen:
         agent_in(desk, desktop, 'de_DE.UTF-8', args=('--no-tray', '--verbose'))
         wait_until(lambda: desktop.window_geometry('xfce4-notifyd', min_width=50), SETTLE,
                    what='xfce4-notifyd to show a notification')
         time.sleep(0.5)
         desktop.screenshot('notification-de')
         desktop.keep_screenshot('xfce-notification-de.png')
-    finally:
-        monitor.terminate()
-        text = monitor.communicate(timeout=5)[0]
-    assert 'string "VM-Konsole: für Sie freigegeben (Port 5930)"' in text
-    assert 'steht Ihnen offen, solange diese Sitzung aktiv ist' in text
-    assert notify_calls(text)[0] == ['default', 'VM-Konsole öffnen']
+    assert 'string "VM-Konsole: für Sie freigegeben (Port 5930)"' in seen.text
+    assert 'steht Ihnen offen, solange diese Sitzung aktiv ist' in seen.text
+    assert seen.actions[0] == ['default', 'VM-Konsole öffnen']
 
 
 def test_language_without_a_catalogue_falls_back_to_english(desk, helper, desktop, lab):

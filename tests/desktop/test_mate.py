@@ -11,9 +11,9 @@ import time
 import pytest
 
 from desktop_lab import (DENIED_RGB, GRANTED_RGB, MATE_NOTIFICATION_DAEMON, MATE_TRAY_APPLET,
-                         missing)
+                         missing, notify_calls)
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
-from test_xfce import click, icon_centre, in_panel, notify_calls
+from test_xfce import click, icon_centre, in_panel
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'mate-panel', MATE_TRAY_APPLET, 'import',
                                              'xwininfo')),
@@ -100,11 +100,7 @@ def test_mate_panel_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, 
 @pytest.mark.skipif(bool(missing(MATE_NOTIFICATION_DAEMON)), reason='needs mate-notification-daemon')
 def test_mate_notification_daemon_shows_the_notification_without_a_tray(desk, helper, desktop, lab):
     daemon = desktop.mate_notification_daemon()
-    monitor = subprocess.Popen(['dbus-monitor', '--address', desk.bus.address,
-                                "type='method_call',member='Notify'"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        time.sleep(0.3)
+    with notify_calls(desk) as seen:
         desk.agent(CONSOLE_UID, CONSOLE_SESSION)
         # No panel, so no watcher: the agent falls back to notifications,
         # and mate-notification-daemon maps its popup window.
@@ -114,12 +110,8 @@ def test_mate_notification_daemon_shows_the_notification_without_a_tray(desk, he
         time.sleep(0.5)
         desktop.screenshot('notification')
         desktop.keep_screenshot('mate-notification.png')
-    finally:
-        monitor.terminate()
-        text = monitor.communicate(timeout=5)[0]
-    calls = notify_calls(text)
-    assert calls, text
-    assert calls[0] == ['default', 'Open VM console']
+    assert seen.actions, seen.text
+    assert seen.actions[0] == ['default', 'Open VM console']
     assert daemon.running()
 
 

@@ -4,14 +4,14 @@ the icon drawn in the panel's status tray, what a refusal at the seat looks
 like, and the notifications xfce4-notifyd is sent (issue 13).'''
 
 import os
-import re
 import subprocess
 import time
 
 import pytest
 from gi.repository import GLib
 
-from desktop_lab import (DENIED_RGB, Desktop, GRANTED_RGB, UNAVAILABLE_RGB, XFCE4_NOTIFYD, missing)
+from desktop_lab import (DENIED_RGB, Desktop, GRANTED_RGB, UNAVAILABLE_RGB, XFCE4_NOTIFYD, missing,
+                         notify_calls)
 from seatgate_lab import (ACTION_GRANT, ACTION_MANAGE, ADMIN_UID, CONSOLE_SESSION, CONSOLE_UID,
                           INACTIVE_SESSION, SEAT1_UID, wait_until)
 
@@ -122,41 +122,22 @@ def test_unavailable_helper_is_shown_in_the_panel(desk, desktop, lab):
 
 # --- defect: two identical notification buttons ----------------------------------
 
-def notify_calls(monitor_text):
-    '''[actions] of each Notify call in dbus-monitor's output.'''
-    calls = []
-    for block in re.split(r'\n(?=method call|signal|method return|error)', monitor_text):
-        if 'member=Notify' not in block.splitlines()[0]:
-            continue
-        m = re.search(r'array \[(.*?)\]', block, re.S)
-        calls.append(re.findall(r'string "([^"]*)"', m.group(1)) if m else [])
-    return calls
-
-
 @pytest.mark.skipif(bool(missing(XFCE4_NOTIFYD)), reason='needs xfce4-notifyd')
 def test_xfce4_notifyd_is_sent_each_action_once(desk, helper, desktop, lab):
     notifyd = desktop.xfce4_notifyd()
     caps = desk.bus.client.call('org.freedesktop.Notifications', '/org/freedesktop/Notifications',
                                 'org.freedesktop.Notifications', 'GetCapabilities')[0]
     assert 'actions' in caps
-    monitor = subprocess.Popen(['dbus-monitor', '--address', desk.bus.address,
-                                "type='method_call',member='Notify'"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        time.sleep(0.3)
+    with notify_calls(desk) as seen:
         desk.agent(CONSOLE_UID, CONSOLE_SESSION, args=('--no-tray', '--verbose'))
         wait_until(lambda: desktop.window_geometry('xfce4-notifyd', min_width=50), SETTLE,
                    what='xfce4-notifyd to show a notification')
         time.sleep(0.5)  # its fade-in
         desktop.screenshot('notification')
         desktop.keep_screenshot('xfce-notification.png')
-    finally:
-        monitor.terminate()
-        text = monitor.communicate(timeout=5)[0]
-    calls = notify_calls(text)
-    assert calls, text
+    assert seen.actions, seen.text
     # "default" alone: one button on xfce4-notifyd, a click elsewhere.
-    assert calls[0] == ['default', 'Open VM console']
+    assert seen.actions[0] == ['default', 'Open VM console']
     assert notifyd.running()
 
 
