@@ -395,7 +395,7 @@ agent_copy_address (SgAgent *agent)
 
   if (uri == NULL || agent->clipboard == NULL)
     return;
-  if (!sg_clipboard_copy ((const char *const *)agent->clipboard, uri, &error))
+  if (!sg_clipboard_copy ((const char *const *) agent->clipboard, uri, &error))
     {
       g_warning ("Could not copy the address: %s", error->message);
       if (agent->notify != NULL)
@@ -458,7 +458,7 @@ sg_agent_new (GDBusConnection *system_bus, GDBusConnection *session_bus, gboolea
   agent->session_bus = session_bus ? g_object_ref (session_bus) : NULL;
   agent->done = done;
   agent->user_data = user_data;
-  agent->uid = (guint32)getuid ();
+  agent->uid = (guint32) getuid ();
   agent->cancellable = g_cancellable_new ();
   agent->system_closed_id
       = g_signal_connect (system_bus, "closed", G_CALLBACK (on_bus_closed), agent);

@@ -24,7 +24,7 @@ sg_clipboard_find_command (void)
       path = g_find_program_in_path (tools[i].argv[0]);
       if (path != NULL)
         {
-          char **argv = g_strdupv ((char **)tools[i].argv);
+          char **argv = g_strdupv ((char **) tools[i].argv);
           g_free (argv[0]);
           argv[0] = g_steal_pointer (&path);
           return argv;

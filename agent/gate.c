@@ -244,7 +244,7 @@ sg_gate_new (GDBusConnection *system_bus, guint32 uid, const SgGateCallbacks *ca
   SgGate *gate = g_new0 (SgGate, 1);
 
   /* Registers the error domain, so refusals arrive as SG_ERROR. */
-  (void)SG_ERROR;
+  (void) SG_ERROR;
   gate->bus = g_object_ref (system_bus);
   gate->uid = uid;
   gate->callbacks = *callbacks;

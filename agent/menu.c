@@ -194,7 +194,7 @@ handle_event (SgMenu *menu, gint32 id, const char *event)
 {
   g_debug ("Menu item %d: %s", id, event);
   if (g_str_equal (event, "clicked") && (id == SG_MENU_ITEM_OPEN || id == SG_MENU_ITEM_COPY))
-    menu->activate ((SgMenuItem)id, menu->user_data);
+    menu->activate ((SgMenuItem) id, menu->user_data);
 }
 
 static void
@@ -346,7 +346,7 @@ sg_menu_new (GDBusConnection *session_bus, gboolean can_copy, SgMenuActivateFunc
   menu->user_data = user_data;
   menu->revision = 1;
   for (int i = 0; i < SG_MENU_N_ITEMS; i++)
-    menu->props[i] = item_props (menu, (SgMenuItem)i, &starting);
+    menu->props[i] = item_props (menu, (SgMenuItem) i, &starting);
   menu->registration = g_dbus_connection_register_object (
       session_bus, SG_MENU_PATH, info->interfaces[0], &menu_vtable, menu, NULL, error);
   if (menu->registration == 0)
@@ -379,7 +379,7 @@ sg_menu_set_status (SgMenu *menu, const SgStatus *status)
   g_variant_builder_init (&updated, G_VARIANT_TYPE ("a(ia{sv})"));
   for (int i = 0; i < SG_MENU_N_ITEMS; i++)
     {
-      g_autoptr (GVariant) props = item_props (menu, (SgMenuItem)i, status);
+      g_autoptr (GVariant) props = item_props (menu, (SgMenuItem) i, status);
 
       if (g_variant_equal (props, menu->props[i]))
         continue;

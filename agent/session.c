@@ -54,10 +54,10 @@ struct _SgSession
   GCancellable *cancellable;
   guint new_sub;
   guint removed_sub;
-  gboolean resolved;    /* the pid lookup was answered: mode is set */
-  gboolean listed;      /* by user: ListSessions was answered */
-  GHashTable *watches;  /* object path -> SgSessionWatch */
-  char *user_path;      /* by user: our User object, once GetUser answered */
+  gboolean resolved;   /* the pid lookup was answered: mode is set */
+  gboolean listed;     /* by user: ListSessions was answered */
+  GHashTable *watches; /* object path -> SgSessionWatch */
+  char *user_path;     /* by user: our User object, once GetUser answered */
   guint user_sub;
   char *display_id;   /* by user: User.Display's id, or NULL */
   guint display_asks; /* by user: GetUser and Display reads not answered yet */
@@ -131,7 +131,7 @@ sg_session_elect (const SgLogindSession *const *sessions, guint n_sessions, cons
         rank = 0;
       if (rank > best_rank || (rank == best_rank && id_compare (p->id, sessions[best]->id) < 0))
         {
-          best = (int)i;
+          best = (int) i;
           best_rank = rank;
         }
     }
@@ -192,7 +192,7 @@ session_update (SgSession *session)
     return;
 
   g_hash_table_iter_init (&iter, session->watches);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&watch))
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &watch))
     {
       switch (sg_session_watch_get_state (watch))
         {
@@ -205,7 +205,7 @@ session_update (SgSession *session)
                        "the login manager does not answer");
           return;
         case SG_SESSION_WATCH_READ:
-          g_ptr_array_add (known, (gpointer)sg_session_watch_get_props (watch));
+          g_ptr_array_add (known, (gpointer) sg_session_watch_get_props (watch));
           break;
         case SG_SESSION_WATCH_GONE:
         default:
@@ -229,10 +229,10 @@ session_update (SgSession *session)
     }
   else
     {
-      chosen = sg_session_elect ((const SgLogindSession *const *)known->pdata, known->len,
+      chosen = sg_session_elect ((const SgLogindSession *const *) known->pdata, known->len,
                                  session->display_id);
       session_cross_check_env (session,
-                               chosen >= 0 ? ((SgLogindSession *)known->pdata[chosen])->id : NULL);
+                               chosen >= 0 ? ((SgLogindSession *) known->pdata[chosen])->id : NULL);
       if (chosen < 0)
         {
           g_debug ("uid %u has no open login session", session->uid);
@@ -291,7 +291,7 @@ on_session_file (const char *id, gpointer user_data)
   SgSessionWatch *watch;
 
   g_hash_table_iter_init (&iter, session->watches);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&watch))
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &watch))
     if (g_strcmp0 (sg_session_watch_get_props (watch)->id, id) == 0)
       {
         g_debug ("logind rewrote session %s's file: reading it again", id);
@@ -631,7 +631,7 @@ on_logind_appeared (GDBusConnection *bus, const char *name, const char *owner, g
   /* Asked again after a logind restart too: the session may be gone. */
   session->state = SG_SESSION_RESOLVING;
   g_dbus_connection_call (bus, owner, LOGIN1_PATH, LOGIN1_MANAGER, "GetSessionByPID",
-                          g_variant_new ("(u)", (guint32)getpid ()), G_VARIANT_TYPE ("(o)"),
+                          g_variant_new ("(u)", (guint32) getpid ()), G_VARIANT_TYPE ("(o)"),
                           G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, session->cancellable,
                           on_get_session_by_pid, session);
 }
@@ -661,7 +661,7 @@ sg_session_new (GDBusConnection *system_bus, guint32 uid, SgSessionChangedFunc c
   session->user_data = user_data;
   session->cancellable = g_cancellable_new ();
   session->watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify)sg_session_watch_free);
+                                            (GDestroyNotify) sg_session_watch_free);
   session->state = SG_SESSION_RESOLVING;
   session->seat = g_strdup ("");
   g_autoptr (GError) error = NULL;
@@ -740,6 +740,6 @@ sg_session_refresh (SgSession *session)
   SgSessionWatch *watch;
 
   g_hash_table_iter_init (&iter, session->watches);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&watch))
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &watch))
     sg_session_watch_refresh (watch);
 }

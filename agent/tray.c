@@ -338,7 +338,7 @@ sg_tray_new (GDBusConnection *session_bus, const char *menu_path, const SgTrayCa
   tray->callbacks = *callbacks;
   tray->user_data = user_data;
   tray->menu_path = g_strdup (menu_path);
-  tray->bus_name = g_strdup_printf ("org.kde.StatusNotifierItem-%d-1", (int)getpid ());
+  tray->bus_name = g_strdup_printf ("org.kde.StatusNotifierItem-%d-1", (int) getpid ());
   tray->icon_theme_path = find_icon_theme_path ();
   tray->cancellable = g_cancellable_new ();
   tray->visibility = SG_TRAY_UNKNOWN;

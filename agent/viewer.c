@@ -171,7 +171,7 @@ sg_viewer_launch (guint16 port, GCancellable *cancellable, SgViewerFailedFunc fa
     }
 
   g_message ("Starting the viewer: %s", command);
-  child = g_subprocess_newv ((const char *const *)argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  child = g_subprocess_newv ((const char *const *) argv, G_SUBPROCESS_FLAGS_NONE, &error);
   if (child == NULL)
     {
       g_autofree char *body = g_strdup_printf ("“%s” did not start: %s", argv[0], error->message);

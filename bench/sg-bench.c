@@ -55,7 +55,7 @@ now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
 }
 
 static gboolean
@@ -64,13 +64,13 @@ parse_addr (const char *host, int port, struct sockaddr_storage *ss, socklen_t *
   memset (ss, 0, sizeof *ss);
   if (strchr (host, ':') != NULL)
     {
-      struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+      struct sockaddr_in6 *sa = (struct sockaddr_in6 *) ss;
       sa->sin6_family = AF_INET6;
       sa->sin6_port = htons (port);
       *len = sizeof *sa;
       return inet_pton (AF_INET6, host, &sa->sin6_addr) == 1;
     }
-  struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+  struct sockaddr_in *sa = (struct sockaddr_in *) ss;
   sa->sin_family = AF_INET;
   sa->sin_port = htons (port);
   *len = sizeof *sa;
@@ -84,7 +84,7 @@ socket_as (int family, int uid)
   int fd;
 
   if (uid >= 0)
-    setfsuid ((uid_t)uid);
+    setfsuid ((uid_t) uid);
   fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (uid >= 0)
     setfsuid (geteuid ());
@@ -108,7 +108,7 @@ try_connect (const struct sockaddr_storage *ss, socklen_t len, int uid, int *out
 
   if (fd < 0)
     return errno;
-  if (connect (fd, (const struct sockaddr *)ss, len) < 0)
+  if (connect (fd, (const struct sockaddr *) ss, len) < 0)
     err = errno == EINPROGRESS || errno == EAGAIN ? ETIMEDOUT : errno;
   if (err != 0 || out == NULL)
     close (fd);
@@ -175,7 +175,7 @@ listen_on (const char *host, int port)
   setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6)
     setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind (fd, (struct sockaddr *)&ss, len) < 0 || listen (fd, 4096) < 0)
+  if (bind (fd, (struct sockaddr *) &ss, len) < 0 || listen (fd, 4096) < 0)
     {
       close (fd);
       return -1;
@@ -238,7 +238,7 @@ serve (int argc, char **argv)
                 {
                   /* Loopback peers read fast; a short write just drops the
                    * echo's tail, which no probe here depends on. */
-                  if (write (fd, buf, (size_t)r) < 0 && errno != EAGAIN)
+                  if (write (fd, buf, (size_t) r) < 0 && errno != EAGAIN)
                     {
                       close (fd);
                       break;
@@ -267,7 +267,7 @@ connrate (const char *host, int port, double seconds)
   if (!parse_addr (host, port, &ss, &len))
     return 2;
   gint64 start = now_ns ();
-  gint64 end = start + (gint64)(seconds * 1e9);
+  gint64 end = start + (gint64) (seconds * 1e9);
   gint64 worst = 0;
   while (now_ns () < end)
     {
@@ -277,13 +277,13 @@ connrate (const char *host, int port, double seconds)
       if (err == 0)
         {
           gsize got = 0;
-          if (write (fd, msg, sizeof msg) == (ssize_t)sizeof msg)
+          if (write (fd, msg, sizeof msg) == (ssize_t) sizeof msg)
             while (got < sizeof back)
               {
                 ssize_t r = read (fd, back + got, sizeof back - got);
                 if (r <= 0)
                   break;
-                got += (gsize)r;
+                got += (gsize) r;
               }
           close (fd);
           if (got == sizeof back)
@@ -350,8 +350,8 @@ typedef struct
   guint filter_id;
   gint64 signal_at; /* first logind PropertiesChanged since armed; written by GDBus' thread */
   gint armed;
-  int held;         /* a held connection, or -1 */
-  int nft;          /* nf_tables notifications, or -1 */
+  int held; /* a held connection, or -1 */
+  int nft;  /* nf_tables notifications, or -1 */
 } Client;
 
 static GDBusMessage *
@@ -383,8 +383,9 @@ client_bus (Client *client, GString *out)
       return TRUE;
     }
   client->bus = g_dbus_connection_new_for_address_sync (
-      address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
       NULL, NULL, &error);
   if (client->bus == NULL)
     {
@@ -396,8 +397,9 @@ client_bus (Client *client, GString *out)
   g_autoptr (GVariant) r = g_dbus_connection_call_sync (
       client->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
       "AddMatch",
-      g_variant_new ("(s)", "type='signal',sender='" LOGIND_NAME "',"
-                            "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'"),
+      g_variant_new ("(s)",
+                     "type='signal',sender='" LOGIND_NAME "',"
+                     "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'"),
       NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
   if (r == NULL)
     {
@@ -459,8 +461,8 @@ held_ended (Client *client, long wait_ns)
  * nftwait: probing with connects meanwhile would load the 2 cores that the
  * helper, the bus and the stand-ins share. */
 static void
-watch_closing (Client *client, const struct sockaddr_storage *ss, socklen_t len, int uid,
-               gint64 t0, GString *out)
+watch_closing (Client *client, const struct sockaddr_storage *ss, socklen_t len, int uid, gint64 t0,
+               GString *out)
 {
   gint64 deadline = now_ns () + WATCH_TIMEOUT_NS;
   gint64 tb = -1;
@@ -488,7 +490,7 @@ nft_watch_open (void)
   if (fd < 0)
     return -1;
   setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
-  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
     {
       close (fd);
       return -1;
@@ -510,18 +512,18 @@ static gint64
 nft_wait_delsetelem (int fd, int ms)
 {
   char *buf = nft_buf;
-  gint64 deadline = now_ns () + (gint64)ms * 1000000;
+  gint64 deadline = now_ns () + (gint64) ms * 1000000;
 
   for (;;)
     {
       gint64 left = deadline - now_ns ();
       struct pollfd p = { .fd = fd, .events = POLLIN };
-      if (left <= 0 || poll (&p, 1, (int)(left / 1000000) + 1) <= 0)
+      if (left <= 0 || poll (&p, 1, (int) (left / 1000000) + 1) <= 0)
         return -1;
       ssize_t n = recv (fd, buf, sizeof nft_buf, MSG_DONTWAIT);
       gint64 t = now_ns ();
-      int len = (int)n;
-      for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK (h, len);
+      int len = (int) n;
+      for (struct nlmsghdr *h = (struct nlmsghdr *) buf; n > 0 && NLMSG_OK (h, len);
            h = NLMSG_NEXT (h, len))
         if (NFNL_SUBSYS_ID (h->nlmsg_type) == NFNL_SUBSYS_NFTABLES
             && NFNL_MSG_TYPE (h->nlmsg_type) == NFT_MSG_DELSETELEM)
@@ -567,17 +569,18 @@ rtt (Client *client, const char *kind, int n, GString *out)
             g_variant_new ("(s)", g_dbus_connection_get_unique_name (client->bus)), NULL,
             G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
       else if (g_str_equal (kind, "logind"))
-        r = g_dbus_connection_call_sync (
-            client->bus, LOGIND_NAME, "/org/freedesktop/login1/session/_32",
-            "org.freedesktop.DBus.Properties", "GetAll",
-            g_variant_new ("(s)", "org.freedesktop.login1.Session"), NULL, G_DBUS_CALL_FLAGS_NONE,
-            5000, NULL, &error);
+        r = g_dbus_connection_call_sync (client->bus, LOGIND_NAME,
+                                         "/org/freedesktop/login1/session/_32",
+                                         "org.freedesktop.DBus.Properties", "GetAll",
+                                         g_variant_new ("(s)", "org.freedesktop.login1.Session"),
+                                         NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
       else if (g_str_equal (kind, "polkit"))
         {
           GVariantBuilder details;
           g_variant_builder_init (&details, G_VARIANT_TYPE ("a{sv}"));
-          g_variant_builder_add (&details, "{sv}", "name",
-                                 g_variant_new_string (g_dbus_connection_get_unique_name (client->bus)));
+          g_variant_builder_add (
+              &details, "{sv}", "name",
+              g_variant_new_string (g_dbus_connection_get_unique_name (client->bus)));
           r = g_dbus_connection_call_sync (
               client->bus, POLKIT_NAME, POLKIT_PATH, "org.freedesktop.PolicyKit1.Authority",
               "CheckAuthorization",
@@ -586,10 +589,10 @@ rtt (Client *client, const char *kind, int n, GString *out)
               NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
         }
       else if (g_str_equal (kind, "gate"))
-        r = g_dbus_connection_call_sync (
-            client->bus, GATE_NAME, GATE_PATH, "org.freedesktop.DBus.Properties", "Get",
-            g_variant_new ("(ss)", GATE_IFACE, "Version"), NULL, G_DBUS_CALL_FLAGS_NONE, 5000,
-            NULL, &error);
+        r = g_dbus_connection_call_sync (client->bus, GATE_NAME, GATE_PATH,
+                                         "org.freedesktop.DBus.Properties", "Get",
+                                         g_variant_new ("(ss)", GATE_IFACE, "Version"), NULL,
+                                         G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
       gint64 t1 = now_ns ();
       if (r == NULL)
         {
@@ -659,9 +662,9 @@ handle_line (Client *client, char *line, GString *out)
       else
         {
           gint64 t2 = connect_until (&ss, len, -1, "ok", &tries);
-          g_string_append_printf (out, "ok %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                                  " %" G_GINT64_FORMAT " %d",
-                                  t0, t1, t2, tries);
+          g_string_append_printf (
+              out, "ok %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %d", t0, t1,
+              t2, tries);
         }
     }
   else if (g_str_equal (cmd, "release"))
@@ -718,9 +721,9 @@ handle_line (Client *client, char *line, GString *out)
       int status = run_argv (w + 5);
       gint64 t1 = now_ns ();
       gint64 t2 = connect_until (&ss, len, atoi (w[1]), w[2], &tries);
-      g_string_append_printf (out, "ok %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                              " %d %d",
-                              t0, t1, t2, tries, status);
+      g_string_append_printf (
+          out, "ok %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %d %d", t0, t1,
+          t2, tries, status);
     }
   else if (g_str_equal (cmd, "nftdrain") || g_str_equal (cmd, "nftwait"))
     {
@@ -750,7 +753,7 @@ client_main (void)
   Client client = { .held = -1, .nft = -1 };
   char line[4096];
 
-  printf ("hello %u %d\n", (unsigned)getuid (), (int)getpid ());
+  printf ("hello %u %d\n", (unsigned) getuid (), (int) getpid ());
   fflush (stdout);
   while (fgets (line, sizeof line, stdin) != NULL)
     {

@@ -111,7 +111,7 @@ collect_seats (Doctor *d, GVariant *helper_seats)
     {
       d->ports = sg_config_all_ports (d->config);
       for (guint i = 0; i < d->config->seats->len; i++)
-        g_ptr_array_add (d->seats, g_strdup (((SgSeatConfig *)d->config->seats->pdata[i])->name));
+        g_ptr_array_add (d->seats, g_strdup (((SgSeatConfig *) d->config->seats->pdata[i])->name));
       return;
     }
   GVariantIter iter;
@@ -123,7 +123,7 @@ collect_seats (Doctor *d, GVariant *helper_seats)
     {
       gsize n = 0;
       const guint16 *p = g_variant_get_fixed_array (ports, &n, sizeof (guint16));
-      g_array_append_vals (d->ports, p, (guint)n);
+      g_array_append_vals (d->ports, p, (guint) n);
       g_ptr_array_add (d->seats, g_strdup (seat));
       g_variant_unref (ports);
     }
@@ -519,7 +519,7 @@ count (GPtrArray *findings, Severity severity)
 {
   int n = 0;
   for (guint i = 0; i < findings->len; i++)
-    n += ((Finding *)findings->pdata[i])->severity == severity;
+    n += ((Finding *) findings->pdata[i])->severity == severity;
   return n;
 }
 
@@ -599,7 +599,7 @@ sgctl_cmd_doctor (int argc, char **argv)
       g_printerr ("seatgatectl doctor: no arguments expected (see --help)\n");
       return SGCTL_EXIT_USAGE;
     }
-  d.findings = g_ptr_array_new_with_free_func ((GDestroyNotify)finding_free);
+  d.findings = g_ptr_array_new_with_free_func ((GDestroyNotify) finding_free);
   d.config_path = g_strdup (config_path != NULL ? config_path : SG_CONFIG_FILE);
 
   check_config (&d);

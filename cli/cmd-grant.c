@@ -228,7 +228,7 @@ sgctl_cmd_grant (int argc, char **argv)
 
   if (command != NULL)
     {
-      g.child = g_subprocess_newv ((const char *const *)command, G_SUBPROCESS_FLAGS_STDIN_INHERIT,
+      g.child = g_subprocess_newv ((const char *const *) command, G_SUBPROCESS_FLAGS_STDIN_INHERIT,
                                    &error);
       if (g.child == NULL)
         {

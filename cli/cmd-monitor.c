@@ -30,7 +30,7 @@ emit (Monitor *m, const char *event, const char *seat, gint64 uid, const char *r
         sgctl_json_member_string (json, "seat", seat);
       if (uid >= 0)
         {
-          g_autofree char *user = sgctl_user_name ((guint32)uid);
+          g_autofree char *user = sgctl_user_name ((guint32) uid);
           sgctl_json_member_int (json, "uid", uid);
           sgctl_json_member_string (json, "user", user);
         }
@@ -45,7 +45,7 @@ emit (Monitor *m, const char *event, const char *seat, gint64 uid, const char *r
 
   if (uid >= 0)
     {
-      g_autofree char *label = sgctl_user_label ((guint32)uid);
+      g_autofree char *label = sgctl_user_label ((guint32) uid);
       if (reason != NULL)
         printf ("%s %s %s %s: %s\n", when, seat, event, label, reason);
       else

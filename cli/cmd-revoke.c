@@ -21,7 +21,7 @@ static GSubprocess *
 start_tty_agent (void)
 {
   g_autofree char *agent_path = g_find_program_in_path ("pkttyagent");
-  g_autofree char *pid = g_strdup_printf ("%d", (int)getpid ());
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) agent = NULL;
   g_autoptr (GError) error = NULL;

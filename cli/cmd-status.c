@@ -90,7 +90,7 @@ gather (Status *s, const char *config_path)
   if (s->grants == NULL)
     s->grants = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(suaq)"), NULL, 0));
 
-  s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify)sg_logind_session_free);
+  s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_logind_session_free);
   s->session_errors = g_ptr_array_new_with_free_func (g_free);
   GVariantIter iter;
   const char *seat;
@@ -337,7 +337,7 @@ print_human (const Status *s)
         }
       if (granted >= 0)
         {
-          g_autofree char *user = sgctl_user_label ((guint32)granted);
+          g_autofree char *user = sgctl_user_label ((guint32) granted);
           printf ("  granted to:     %s\n", user);
         }
       else

@@ -96,7 +96,7 @@ append_escaped (GString *out, const char *text)
   g_string_append_c (out, '"');
   for (const char *p = valid; *p != '\0'; p++)
     {
-      unsigned char c = (unsigned char)*p;
+      unsigned char c = (unsigned char) *p;
       switch (c)
         {
         case '"':
@@ -118,7 +118,7 @@ append_escaped (GString *out, const char *text)
           if (c < 0x20 || c == 0x7f)
             g_string_append_printf (out, "\\u%04x", c);
           else
-            g_string_append_c (out, (char)c);
+            g_string_append_c (out, (char) c);
         }
     }
   g_string_append_c (out, '"');

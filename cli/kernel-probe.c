@@ -76,7 +76,7 @@ sgctl_kernel_has_sock_destroy (void)
 
   struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
   struct pollfd pfd = { .fd = fd, .events = POLLIN };
-  if (sendto (fd, &msg, sizeof msg, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0
+  if (sendto (fd, &msg, sizeof msg, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0
       || poll (&pfd, 1, PROBE_TIMEOUT_MS) <= 0)
     {
       close (fd);
@@ -84,9 +84,9 @@ sgctl_kernel_has_sock_destroy (void)
     }
   ssize_t n = recv (fd, buf, sizeof buf, 0);
   close (fd);
-  if (n < (ssize_t)(NLMSG_HDRLEN + sizeof (struct nlmsgerr)))
+  if (n < (ssize_t) (NLMSG_HDRLEN + sizeof (struct nlmsgerr)))
     return SGCTL_FEATURE_UNKNOWN;
-  const struct nlmsghdr *reply = (const struct nlmsghdr *)(void *)buf;
+  const struct nlmsghdr *reply = (const struct nlmsghdr *) (void *) buf;
   if (reply->nlmsg_type != NLMSG_ERROR)
     return SGCTL_FEATURE_UNKNOWN;
   const struct nlmsgerr *err = NLMSG_DATA (reply);

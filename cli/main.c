@@ -89,7 +89,7 @@ main (int argc, char **argv)
           fprintf (stderr, "seatgatectl: no command '%s' (see seatgatectl --help)\n", argv[2]);
           return SGCTL_EXIT_USAGE;
         }
-      char *help_argv[] = { (char *)command->name, (char *)"--help", NULL };
+      char *help_argv[] = { (char *) command->name, (char *) "--help", NULL };
       return command->func (2, help_argv);
     }
 

@@ -31,7 +31,7 @@ parse_address (const char *hex, gboolean ipv6, guint8 *bytes)
       char word_hex[9];
       memcpy (word_hex, hex + i * 8, 8);
       word_hex[8] = '\0';
-      guint32 word = (guint32)strtoul (word_hex, NULL, 16);
+      guint32 word = (guint32) strtoul (word_hex, NULL, 16);
       memcpy (bytes + i * 4, &word, 4);
     }
   return TRUE;
@@ -69,7 +69,7 @@ read_file (const char *path, gboolean ipv6, GPtrArray *out)
 
       SgctlListener *l = g_new0 (SgctlListener, 1);
       char text_address[INET6_ADDRSTRLEN];
-      l->port = (guint16)strtoul (colon + 1, NULL, 16);
+      l->port = (guint16) strtoul (colon + 1, NULL, 16);
       l->ipv6 = ipv6;
       l->inode = inode;
       l->uid = uid;
@@ -96,7 +96,7 @@ read_file (const char *path, gboolean ipv6, GPtrArray *out)
 GPtrArray *
 sgctl_tcp_listeners (GError **error)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)sgctl_listener_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) sgctl_listener_free);
 
   if (!g_file_test ("/proc/net/tcp", G_FILE_TEST_EXISTS))
     {
@@ -169,7 +169,7 @@ sgctl_socket_process (guint64 inode, int *pid, char **comm)
 static int
 compare_int (gconstpointer a, gconstpointer b)
 {
-  return *(const int *)a - *(const int *)b;
+  return *(const int *) a - *(const int *) b;
 }
 
 /* FALSE only when @pid is known to live in another network namespace. */

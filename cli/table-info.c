@@ -66,7 +66,7 @@ talk (struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
       ssize_t n = mnl_socket_recvfrom (nl, buf, sizeof buf);
       if (n < 0)
         return errno;
-      ret = mnl_cb_run (buf, (size_t)n, seq, portid, cb, data);
+      ret = mnl_cb_run (buf, (size_t) n, seq, portid, cb, data);
       if (ret < 0)
         return errno;
       if (ret == MNL_CB_STOP)
@@ -149,13 +149,13 @@ elems_cb (const struct nlmsghdr *nlh, void *data)
 static int
 compare_u16 (gconstpointer a, gconstpointer b)
 {
-  return (int)*(const guint16 *)a - (int)*(const guint16 *)b;
+  return (int) *(const guint16 *) a - (int) *(const guint16 *) b;
 }
 
 static int
 compare_u32 (gconstpointer a, gconstpointer b)
 {
-  guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
   return x < y ? -1 : x > y;
 }
 
@@ -165,7 +165,7 @@ compare_pair (gconstpointer a, gconstpointer b)
   const SgctlUidPort *x = a, *y = b;
   if (x->uid != y->uid)
     return x->uid < y->uid ? -1 : 1;
-  return (int)x->port - (int)y->port;
+  return (int) x->port - (int) y->port;
 }
 
 static gboolean
@@ -245,7 +245,7 @@ sgctl_table_info_read (GError **error)
 {
   g_autoptr (SgctlTableInfo) info = table_info_new ();
   g_autoptr (SgctlMnlSocket) nl = NULL;
-  guint32 seq = (guint32)time (NULL);
+  guint32 seq = (guint32) time (NULL);
 
   info->owned_table = table_info_new ();
   nl = mnl_socket_open (NETLINK_NETFILTER);
@@ -338,7 +338,7 @@ static gboolean
 arrays_equal (GArray *a, GArray *b)
 {
   return a->len == b->len
-         && memcmp (a->data, b->data, (gsize)a->len * g_array_get_element_size (a)) == 0;
+         && memcmp (a->data, b->data, (gsize) a->len * g_array_get_element_size (a)) == 0;
 }
 
 gboolean

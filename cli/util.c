@@ -65,7 +65,7 @@ sgctl_gate_proxy (GDBusConnection *bus, gboolean autostart, GError **error)
   g_autofree char *owner = NULL;
 
   /* Registers SG_ERROR's D-Bus names, so replies come back as SG_ERROR. */
-  (void)sg_error_quark ();
+  (void) sg_error_quark ();
   proxy = sg_gate1_proxy_new_sync (bus, flags, SGCTL_BUS_NAME, SGCTL_OBJECT_PATH, NULL, error);
   if (proxy == NULL)
     return NULL;
@@ -133,7 +133,7 @@ sgctl_error_dbus_name (const GError *error)
   char *name = g_dbus_error_get_remote_error (error);
 
   if (name == NULL && error->domain == SG_ERROR)
-    name = g_strdup (sg_error_dbus_name ((SgError)error->code));
+    name = g_strdup (sg_error_dbus_name ((SgError) error->code));
   return name;
 }
 
@@ -188,7 +188,7 @@ sgctl_parse_user (const char *text, guint32 *uid, GError **error)
 
   if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32 - 1, &number, NULL))
     {
-      *uid = (guint32)number;
+      *uid = (guint32) number;
       return TRUE;
     }
   pw = getpwnam (text);

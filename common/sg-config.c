@@ -28,14 +28,14 @@ typedef enum
 
 typedef struct
 {
-  const char *name;       /* the file, for messages and origins */
+  const char *name; /* the file, for messages and origins */
   gboolean agent_only;
   SgConfig *config;
-  GHashTable *groups;     /* group name -> GUINT_TO_POINTER (line) */
-  GHashTable *keys;       /* keys seen in the current group */
+  GHashTable *groups; /* group name -> GUINT_TO_POINTER (line) */
+  GHashTable *keys;   /* keys seen in the current group */
   GroupKind kind;
-  char *group;            /* current group's name */
-  SgSeatConfig *seat;     /* current seat, when kind == GROUP_SEAT */
+  char *group;        /* current group's name */
+  SgSeatConfig *seat; /* current seat, when kind == GROUP_SEAT */
 } Parser;
 
 static void
@@ -96,7 +96,7 @@ sg_config_new_default (void)
 }
 
 static gboolean G_GNUC_PRINTF (4, 5)
-fail (Parser *p, guint line, GError **error, const char *format, ...)
+    fail (Parser *p, guint line, GError **error, const char *format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -136,8 +136,8 @@ parse_group (Parser *p, const char *text, guint line, GError **error)
   g_autofree char *name = g_strndup (text + 1, len - 2);
   gpointer first_line;
   if (g_hash_table_lookup_extended (p->groups, name, NULL, &first_line))
-    return fail (p, line, error, "group [%s] appears again (first at line %u): merge the two",
-                 name, GPOINTER_TO_UINT (first_line));
+    return fail (p, line, error, "group [%s] appears again (first at line %u): merge the two", name,
+                 GPOINTER_TO_UINT (first_line));
 
   g_hash_table_insert (p->groups, g_strdup (name), GUINT_TO_POINTER (line));
   g_hash_table_remove_all (p->keys);
@@ -204,8 +204,8 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
   g_autoptr (GError) local_error = NULL;
 
   if (p->kind == GROUP_NONE)
-    return fail (p, line, error, "key '%s' stands before any group: put it under [Gate] or [Seat NAME]",
-                 key);
+    return fail (p, line, error,
+                 "key '%s' stands before any group: put it under [Gate] or [Seat NAME]", key);
   if (g_hash_table_contains (p->keys, key))
     return fail (p, line, error, "[%s] %s is set twice: keep one", p->group, key);
   g_hash_table_add (p->keys, g_strdup (key));
@@ -230,12 +230,14 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
           else if (g_str_equal (value, "plain"))
             p->config->table_mode = SG_TABLE_MODE_PLAIN;
           else
-            return fail (p, line, error,
-                         "[Gate] TableMode: '%s' is not a mode: write auto, persistent, backstop or plain",
-                         value);
+            return fail (
+                p, line, error,
+                "[Gate] TableMode: '%s' is not a mode: write auto, persistent, backstop or plain",
+                value);
           return TRUE;
         }
-      return fail (p, line, error, "[Gate] has no key '%s': it knows AlwaysAllow and TableMode", key);
+      return fail (p, line, error, "[Gate] has no key '%s': it knows AlwaysAllow and TableMode",
+                   key);
 
     case GROUP_SEAT:
       if (g_str_equal (key, "Ports"))
@@ -269,9 +271,8 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
     }
 }
 
-static gboolean G_GNUC_PRINTF (4, 5)
-fail_at (const SgConfigOrigin *origin, const char *fallback, GError **error, const char *format,
-         ...)
+static gboolean G_GNUC_PRINTF (4, 5) fail_at (const SgConfigOrigin *origin, const char *fallback,
+                                              GError **error, const char *format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -356,13 +357,18 @@ parse_layer (const char *data, gsize len, const char *name, gboolean agent_only,
   g_autoptr (GHashTable) keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *group = NULL;
   Parser p = {
-    .name = name, .agent_only = agent_only, .config = config, .groups = groups, .keys = keys,
+    .name = name,
+    .agent_only = agent_only,
+    .config = config,
+    .groups = groups,
+    .keys = keys,
   };
   gboolean ok = TRUE;
 
   if (len > SG_CONFIG_MAX_SIZE)
-    return (fail (&p, 1, error, "the file is %" G_GSIZE_FORMAT " bytes; a seatgate config is at most %d",
-                  len, SG_CONFIG_MAX_SIZE),
+    return (fail (&p, 1, error,
+                  "the file is %" G_GSIZE_FORMAT " bytes; a seatgate config is at most %d", len,
+                  SG_CONFIG_MAX_SIZE),
             NULL);
   if (memchr (data, '\0', len) != NULL)
     return (fail (&p, 1, error, "the file holds a NUL byte: it is not a text config"), NULL);

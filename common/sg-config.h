@@ -24,22 +24,22 @@ typedef struct
 
 typedef struct
 {
-  char *name;     /* logind seat id, e.g. "seat0" */
-  GArray *ports;  /* guint16, ascending, unique */
-  guint line;     /* where its group starts, for messages (= origin.line) */
+  char *name;                  /* logind seat id, e.g. "seat0" */
+  GArray *ports;               /* guint16, ascending, unique */
+  guint line;                  /* where its group starts, for messages (= origin.line) */
   SgConfigOrigin origin;       /* the group's first appearance */
   SgConfigOrigin ports_origin; /* the Ports= in force (a drop-in's wins) */
 } SgSeatConfig;
 
 typedef struct
 {
-  char *path;             /* the main file asked for, or NULL for built-in defaults */
-  GPtrArray *files;       /* char*: every file read, in order (main file, then drop-ins) */
-  gboolean main_missing;  /* the main file did not exist; the built-in default stood in */
-  GPtrArray *seats;       /* SgSeatConfig*, in file order */
-  GArray *always_allow;   /* guint32 uids, unique, in file order */
+  char *path;            /* the main file asked for, or NULL for built-in defaults */
+  GPtrArray *files;      /* char*: every file read, in order (main file, then drop-ins) */
+  gboolean main_missing; /* the main file did not exist; the built-in default stood in */
+  GPtrArray *seats;      /* SgSeatConfig*, in file order */
+  GArray *always_allow;  /* guint32 uids, unique, in file order */
   SgTableMode table_mode;
-  char *viewer_command;   /* [Agent] ViewerCommand, NULL when unset */
+  char *viewer_command; /* [Agent] ViewerCommand, NULL when unset */
   SgConfigOrigin always_allow_origin;
   SgConfigOrigin table_mode_origin;
   SgConfigOrigin viewer_command_origin;
@@ -71,10 +71,7 @@ char *sg_config_dropin_dir (const char *path);
 
 /* Parses @data (@len bytes; may hold anything). @name names it in messages.
  * With @agent_only, only an [Agent] group is allowed (the user's agent.conf). */
-SgConfig *sg_config_load_data (const char *data,
-                               gsize len,
-                               const char *name,
-                               gboolean agent_only,
+SgConfig *sg_config_load_data (const char *data, gsize len, const char *name, gboolean agent_only,
                                GError **error);
 
 const SgSeatConfig *sg_config_find_seat (const SgConfig *config, const char *name);

@@ -9,10 +9,10 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  SG_ERROR_FAILED,          /* io.github.seatgate.Error.Failed */
-  SG_ERROR_NOT_SEAT_OWNER,  /* io.github.seatgate.Error.NotSeatOwner */
-  SG_ERROR_NOT_AUTHORIZED,  /* io.github.seatgate.Error.NotAuthorized */
-  SG_ERROR_INVALID_CONFIG,  /* io.github.seatgate.Error.InvalidConfig */
+  SG_ERROR_FAILED,         /* io.github.seatgate.Error.Failed */
+  SG_ERROR_NOT_SEAT_OWNER, /* io.github.seatgate.Error.NotSeatOwner */
+  SG_ERROR_NOT_AUTHORIZED, /* io.github.seatgate.Error.NotAuthorized */
+  SG_ERROR_INVALID_CONFIG, /* io.github.seatgate.Error.InvalidConfig */
 } SgError;
 
 #define SG_ERROR_N_CODES (SG_ERROR_INVALID_CONFIG + 1)

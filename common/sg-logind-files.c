@@ -95,7 +95,7 @@ on_inotify (int fd, GIOCondition condition, gpointer user_data)
     }
   for (char *p = buffer; p < buffer + n;)
     {
-      const struct inotify_event *event = (const struct inotify_event *)p;
+      const struct inotify_event *event = (const struct inotify_event *) p;
       const char *id = g_hash_table_lookup (files->by_wd, GINT_TO_POINTER (event->wd));
 
       p += sizeof (struct inotify_event) + event->len;

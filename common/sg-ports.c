@@ -10,7 +10,7 @@
 static gint
 compare_port (gconstpointer a, gconstpointer b)
 {
-  return (gint) *(const guint16 *) a - (gint) *(const guint16 *) b;
+  return (gint) * (const guint16 *) a - (gint) * (const guint16 *) b;
 }
 
 /* Strict decimal: no sign, no spaces inside, no hex, no trailing junk. */
@@ -62,8 +62,8 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
           if (first > last)
             {
               g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
-                           "range '%s' is reversed: write the lower port first (%u-%u)", item,
-                           last, first);
+                           "range '%s' is reversed: write the lower port first (%u-%u)", item, last,
+                           first);
               return FALSE;
             }
         }
@@ -77,13 +77,12 @@ sg_ports_parse (const char *value, GArray *ports, GError **error)
       if (ports->len + (gsize) (last - first) + 1 > SG_PORTS_MAX_PER_SEAT)
         {
           g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
-                       "too many ports: a seat may gate at most %u ports",
-                       SG_PORTS_MAX_PER_SEAT);
+                       "too many ports: a seat may gate at most %u ports", SG_PORTS_MAX_PER_SEAT);
           return FALSE;
         }
       /* Check the whole item against the ports before it, which are sorted. */
       for (guint port = first; port <= last; port++)
-        if (sg_ports_contains (sg_array_ports (ports), ports->len, (guint16)port))
+        if (sg_ports_contains (sg_array_ports (ports), ports->len, (guint16) port))
           {
             g_set_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG,
                          "port %u is listed twice: list each port once", port);

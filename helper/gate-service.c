@@ -25,10 +25,10 @@ struct _SgGateService
   SgGate1 *skeleton;
   SgSeatMonitor *monitor;
   SgGrantRegistry *registry;
-  GPtrArray *grant_calls;   /* GrantCall* under way */
-  GPtrArray *parked;        /* GrantCall* waiting for logind's view to settle */
-  GArray *cuts;             /* CutPair: connections that could not be destroyed,
-                               rejected by the table until the uid is granted again */
+  GPtrArray *grant_calls; /* GrantCall* under way */
+  GPtrArray *parked;      /* GrantCall* waiting for logind's view to settle */
+  GArray *cuts;           /* CutPair: connections that could not be destroyed,
+                             rejected by the table until the uid is granted again */
   guint name_owner_subscription;
   SgGateReadyFunc ready;
   gpointer ready_data;
@@ -124,8 +124,8 @@ rebuild_table (SgGateService *service, GError **error)
   for (guint i = 0; i < seats->len; i++)
     {
       SgGrant *grant = sg_grant_registry_lookup (service->registry, seats->pdata[i]);
-      if (!sg_nft_gate_grant (service->gate, grant->uid, SEAT_PORTS (seat_config (service, grant->seat)),
-                              error))
+      if (!sg_nft_gate_grant (service->gate, grant->uid,
+                              SEAT_PORTS (seat_config (service, grant->seat)), error))
         return FALSE;
     }
   /* A fresh table has an empty cut set: without this, connections that
@@ -171,8 +171,9 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
   if (!removed)
     {
       g_autoptr (GError) rebuild_error = NULL;
-      g_critical ("Could not remove uid %u's grant on %s from the kernel (%s); rebuilding the table",
-                  grant->uid, grant->seat, error->message);
+      g_critical (
+          "Could not remove uid %u's grant on %s from the kernel (%s); rebuilding the table",
+          grant->uid, grant->seat, error->message);
       /* The element may still be there. */
       if (!rebuild_table (service, &rebuild_error))
         sg_helper_fail_closed ("Could not rebuild the table either (%s)", rebuild_error->message);
@@ -242,8 +243,8 @@ static void
 on_session_deactivated (const char *session_path, gpointer data)
 {
   SgGateService *service = data;
-  g_autoptr (GPtrArray) seats = sg_grant_registry_seats_of_session (service->registry,
-                                                                    session_path);
+  g_autoptr (GPtrArray) seats
+      = sg_grant_registry_seats_of_session (service->registry, session_path);
   revoke_seats (service, seats, SG_REVOKE_SESSION_CHANGED);
 }
 
@@ -251,8 +252,8 @@ static void
 on_session_removed (const char *session_path, gpointer data)
 {
   SgGateService *service = data;
-  g_autoptr (GPtrArray) seats = sg_grant_registry_seats_of_session (service->registry,
-                                                                    session_path);
+  g_autoptr (GPtrArray) seats
+      = sg_grant_registry_seats_of_session (service->registry, session_path);
   revoke_seats (service, seats, SG_REVOKE_SESSION_REMOVED);
 }
 
@@ -400,8 +401,10 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
       if (g_strcmp0 (sg_seat_monitor_get_active_session (service->monitor, seat->name), info->id)
           != 0)
         {
-          g_string_append_printf (why_not, "%s%s switched to another session while seatgate was "
-                                  "checking", why_not->len > 0 ? "; " : "", seat->name);
+          g_string_append_printf (why_not,
+                                  "%s%s switched to another session while seatgate was "
+                                  "checking",
+                                  why_not->len > 0 ? "; " : "", seat->name);
           continue;
         }
       /* A logout that leaves processes running shows only in the session's
@@ -561,9 +564,9 @@ handle_grant (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer dat
   call->service = service;
   call->invocation = g_object_ref (invocation);
   g_ptr_array_add (service->grant_calls, call);
-  call->check = sg_grant_check_start (&env, g_dbus_method_invocation_get_sender (invocation),
-                                      invocation_allows_interaction (invocation), grant_checked,
-                                      call);
+  call->check
+      = sg_grant_check_start (&env, g_dbus_method_invocation_get_sender (invocation),
+                              invocation_allows_interaction (invocation), grant_checked, call);
   read_seats_when_settled (call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -678,8 +681,7 @@ sg_gate_service_restore_table (SgGateService *service, const char *what)
   /* While the table was gone anyone could connect: end what slipped in. */
   if (!sg_sock_destroy_matching (sg_array_ports (ports), ports->len, match_not_granted, service,
                                  &n_destroyed, &error))
-    g_warning ("Could not close the connections made while the table was gone: %s",
-               error->message);
+    g_warning ("Could not close the connections made while the table was gone: %s", error->message);
   else if (n_destroyed > 0)
     sg_log_event (G_LOG_LEVEL_WARNING, "table-restored", SG_NO_UID, NULL, NULL, NULL,
                   "Closed %u connection(s) made while the table was gone", n_destroyed);

@@ -11,7 +11,6 @@
 
 G_BEGIN_DECLS
 
-
 typedef struct _SgGateService SgGateService;
 
 typedef void (*SgGateReadyFunc) (gpointer user_data);
@@ -19,12 +18,8 @@ typedef void (*SgGateReadyFunc) (gpointer user_data);
 /* Exports the object on @bus and starts following logind. @config and @gate
  * must outlive the service. @ready is called once, when logind's state is
  * known (or known to be absent): then the bus name may be taken. */
-SgGateService *sg_gate_service_new (GDBusConnection *bus,
-                                    const SgConfig *config,
-                                    SgNftGate *gate,
-                                    SgGateReadyFunc ready,
-                                    gpointer ready_data,
-                                    GError **error);
+SgGateService *sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *gate,
+                                    SgGateReadyFunc ready, gpointer ready_data, GError **error);
 
 /* Rebuilds the table with the current grants after someone else changed it
  * (@what says how), and closes connections that are not granted. */

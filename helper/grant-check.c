@@ -313,7 +313,7 @@ join_reasons (GPtrArray *reasons)
   g_autoptr (GString) out = g_string_new (NULL);
 
   for (guint i = 0; i < reasons->len; i++)
-    g_string_append_printf (out, "%s%s", i > 0 ? "; " : "", (const char *)reasons->pdata[i]);
+    g_string_append_printf (out, "%s%s", i > 0 ? "; " : "", (const char *) reasons->pdata[i]);
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -444,7 +444,7 @@ sg_grant_check_start (const SgGrantCheckEnv *env, const char *sender, gboolean i
   check->done = done;
   check->user_data = user_data;
   check->uid = SG_NO_UID;
-  check->seats = g_ptr_array_new_with_free_func ((GDestroyNotify)seat_check_free);
+  check->seats = g_ptr_array_new_with_free_func ((GDestroyNotify) seat_check_free);
   check->why_not = g_ptr_array_new_with_free_func (g_free);
 
   /* The uid comes from the bus daemon, which got it from the kernel. Not

@@ -21,7 +21,7 @@ typedef struct
   GDBusConnection *bus;
   const SgConfig *config;
   SgSeatMonitor *monitor;
-  SgCallThrottle *throttle;   /* logind reads and polkit checks go through it */
+  SgCallThrottle *throttle; /* logind reads and polkit checks go through it */
   GCancellable *cancellable;
 } SgGrantCheckEnv;
 
@@ -32,10 +32,8 @@ typedef void (*SgGrantCheckDone) (SgGrantCheck *check, gpointer user_data);
 /* Starts a check for the caller @sender: asks the bus daemon for its uid at
  * once. With @interactive, polkit (which may then ask the caller to
  * authenticate) is only asked about seats the caller was found to own. */
-SgGrantCheck *sg_grant_check_start (const SgGrantCheckEnv *env,
-                                    const char *sender,
-                                    gboolean interactive,
-                                    SgGrantCheckDone done,
+SgGrantCheck *sg_grant_check_start (const SgGrantCheckEnv *env, const char *sender,
+                                    gboolean interactive, SgGrantCheckDone done,
                                     gpointer user_data);
 
 /* Reads the seats: call once logind's view of them has settled. */

@@ -28,8 +28,8 @@ sg_grant_registry_new (void)
 {
   SgGrantRegistry *registry = g_new0 (SgGrantRegistry, 1);
 
-  registry->grants = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                            (GDestroyNotify) sg_grant_free);
+  registry->grants
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sg_grant_free);
   return registry;
 }
 

@@ -14,7 +14,7 @@ typedef struct
   guint32 uid;
   char *session_id;
   char *session_path;
-  GPtrArray *holders;   /* unique bus names, each once */
+  GPtrArray *holders; /* unique bus names, each once */
 } SgGrant;
 
 typedef struct _SgGrantRegistry SgGrantRegistry;
@@ -29,11 +29,8 @@ SgGrant *sg_grant_registry_lookup (SgGrantRegistry *registry, const char *seat);
 /* Adds @holder to @seat's grant for @uid and @session, creating the grant.
  * @seat must have no grant, or one for the same uid and session. Returns TRUE
  * when the grant is new. */
-gboolean sg_grant_registry_hold (SgGrantRegistry *registry,
-                                 const char *seat,
-                                 guint32 uid,
-                                 const char *session_id,
-                                 const char *session_path,
+gboolean sg_grant_registry_hold (SgGrantRegistry *registry, const char *seat, guint32 uid,
+                                 const char *session_id, const char *session_path,
                                  const char *holder);
 
 /* Removes @holder from every grant it holds. Returns the seats whose grant

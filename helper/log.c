@@ -100,12 +100,9 @@ sg_log_batch_time (const char *op, guint32 uid, const char *seat, guint n_batche
       seat != NULL ? " on " : "", seat != NULL ? seat : "", batch_ns, n_batches,
       n_batches == 1 ? "" : "es");
   GLogField fields[] = {
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "MESSAGE", message, -1 },
-    { "SEATGATE_EVENT", "nft-batch", -1 },
-    { "SEATGATE_OP", op, -1 },
-    { "SEATGATE_UID", uid_text, -1 },
-    { "SEATGATE_NFT_BATCH_NS", ns_text, -1 },
+    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },   { "MESSAGE", message, -1 },
+    { "SEATGATE_EVENT", "nft-batch", -1 }, { "SEATGATE_OP", op, -1 },
+    { "SEATGATE_UID", uid_text, -1 },      { "SEATGATE_NFT_BATCH_NS", ns_text, -1 },
   };
 
   g_snprintf (ns_text, sizeof ns_text, "%" G_GUINT64_FORMAT, batch_ns);

@@ -11,25 +11,15 @@ G_BEGIN_DECLS
 /* Logs @format with the journal fields SEATGATE_EVENT, SEATGATE_UID,
  * SEATGATE_SEAT, SEATGATE_SESSION and SEATGATE_REASON (each left out when
  * NULL, or SG_NO_UID for @uid). */
-void sg_log_event (GLogLevelFlags level,
-                   const char *event,
-                   guint32 uid,
-                   const char *seat,
-                   const char *session,
-                   const char *reason,
-                   const char *format,
-                   ...) G_GNUC_PRINTF (7, 8);
+void sg_log_event (GLogLevelFlags level, const char *event, guint32 uid, const char *seat,
+                   const char *session, const char *reason, const char *format, ...)
+    G_GNUC_PRINTF (7, 8);
 
 /* Like sg_log_event for refusals, but at most @burst records per second per
  * event name; the number dropped is logged with the next record let through,
  * so a flood of refused callers cannot flood the journal. */
-void sg_log_refusal (const char *event,
-                     guint32 uid,
-                     const char *seat,
-                     const char *session,
-                     const char *reason,
-                     const char *format,
-                     ...) G_GNUC_PRINTF (6, 7);
+void sg_log_refusal (const char *event, guint32 uid, const char *seat, const char *session,
+                     const char *reason, const char *format, ...) G_GNUC_PRINTF (6, 7);
 
 /* A debug record (SEATGATE_EVENT=nft-batch) with the wall time of the
  * netlink batch that changed the kernel for @op ("grant", "revoke") of @uid,

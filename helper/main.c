@@ -20,7 +20,7 @@ typedef struct
   GDBusConnection *bus;
   const SgConfig *config;
   SgNftGate *gate;
-  SgGateService *service;   /* NULL until the bus is up */
+  SgGateService *service; /* NULL until the bus is up */
   guint owner_id;
   int exit_status;
 } Helper;
@@ -59,9 +59,9 @@ on_service_ready (gpointer data)
 {
   Helper *helper = data;
 
-  helper->owner_id = g_bus_own_name_on_connection (helper->bus, SG_BUS_NAME,
-                                                   G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                                   on_name_acquired, on_name_lost, helper, NULL);
+  helper->owner_id
+      = g_bus_own_name_on_connection (helper->bus, SG_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                      on_name_acquired, on_name_lost, helper, NULL);
 }
 
 static gboolean
@@ -120,8 +120,7 @@ load_config (const char *path, gboolean explicit_path, GError **error)
           g_autofree char *dropins = sg_config_dropin_dir (path);
           g_message ("%s does not exist; the built-in default (seat0, port 5930) stands in for "
                      "it, with the drop-ins in %s applied",
-                     path,
-                     dropins);
+                     path, dropins);
         }
       return config;
     }
@@ -142,15 +141,14 @@ main (int argc, char **argv)
   gboolean reset = FALSE, verbose = FALSE, version = FALSE;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) context = NULL;
-  const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-      "Read FILE instead of " SG_CONFIG_FILE, "FILE" },
-    { "reset", 0, 0, G_OPTION_ARG_NONE, &reset,
-      "Reset the table to deny-only, close gated connections, and exit", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { NULL }
-  };
+  const GOptionEntry entries[]
+      = { { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+            "Read FILE instead of " SG_CONFIG_FILE, "FILE" },
+          { "reset", 0, 0, G_OPTION_ARG_NONE, &reset,
+            "Reset the table to deny-only, close gated connections, and exit", NULL },
+          { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+          { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+          { NULL } };
 
   setlocale (LC_ALL, "");
   context = g_option_context_new ("- seatgate's privileged helper");
@@ -171,8 +169,8 @@ main (int argc, char **argv)
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
 
-  g_autoptr (SgConfig) config = load_config (config_path ? config_path : SG_CONFIG_FILE,
-                                             config_path != NULL, &error);
+  g_autoptr (SgConfig) config
+      = load_config (config_path ? config_path : SG_CONFIG_FILE, config_path != NULL, &error);
   if (config == NULL)
     {
       g_printerr ("seatgate-helper: %s\n", error->message);
@@ -190,8 +188,7 @@ main (int argc, char **argv)
    * nftables.service at boot) cannot go unnoticed. Even an owned table is
    * watched: where the kernel cannot protect it, this restores it. */
   if (gate != NULL && !reset)
-    watch = sg_table_watch_new (sg_nft_gate_get_portid (gate), on_table_tampered, &helper,
-                                &error);
+    watch = sg_table_watch_new (sg_nft_gate_get_portid (gate), on_table_tampered, &helper, &error);
   if (gate == NULL || (!reset && watch == NULL) || !sg_gate_reset (gate, config, &error))
     {
       g_printerr ("seatgate-helper: could not set up the nftables table: %s\n", error->message);

@@ -182,7 +182,7 @@ batch_reserve (SgBatch *batch)
 
   g_byte_array_set_size (batch->buf, len + SG_MSG_ROOM);
   g_byte_array_set_size (batch->buf, len);
-  return (char *)batch->buf->data + len;
+  return (char *) batch->buf->data + len;
 }
 
 /* Takes the message built at batch_reserve() into the batch. */
@@ -203,7 +203,7 @@ static void
 batch_end (SgBatch *batch)
 {
   g_assert (batch->msgs->len > 0);
-  ((struct nlmsghdr *)(batch->buf->data + batch->last_offset))->nlmsg_flags |= NLM_F_ACK;
+  ((struct nlmsghdr *) (batch->buf->data + batch->last_offset))->nlmsg_flags |= NLM_F_ACK;
 
   char *at = batch_reserve (batch);
   struct nlmsghdr *nlh = nftnl_batch_end (at, batch_next_seq (batch));
@@ -224,13 +224,13 @@ batch_table (SgBatch *batch, const char *name, guint16 msg_type, guint16 nl_flag
   nftnl_table_set_str (table, NFTNL_TABLE_NAME, name);
   nftnl_table_set_u32 (table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
   if (flags >= 0)
-    nftnl_table_set_u32 (table, NFTNL_TABLE_FLAGS, (guint32)flags);
+    nftnl_table_set_u32 (table, NFTNL_TABLE_FLAGS, (guint32) flags);
 
   struct nlmsghdr *nlh
       = nftnl_table_nlmsg_build_hdr (at, msg_type, NFPROTO_INET, nl_flags, batch_next_seq (batch));
   nftnl_table_nlmsg_build_payload (nlh, table);
   guint index = batch_commit (batch, nlh, name, what);
-  g_array_index (batch->msgs, SgBatchMsg, index).table_flags = flags > 0 ? (guint32)flags : 0;
+  g_array_index (batch->msgs, SgBatchMsg, index).table_flags = flags > 0 ? (guint32) flags : 0;
   return index;
 }
 
@@ -280,7 +280,7 @@ batch_set_elems (SgBatch *batch, const char *table, guint16 msg_type, const char
       for (gsize i = first; i < last; i++)
         {
           struct nftnl_set_elem *elem = nftnl_set_elem_alloc ();
-          nftnl_set_elem_set (elem, NFTNL_SET_ELEM_KEY, keys + i * key_len, (guint32)key_len);
+          nftnl_set_elem_set (elem, NFTNL_SET_ELEM_KEY, keys + i * key_len, (guint32) key_len);
           nftnl_set_elem_add (set, elem);
         }
 
@@ -545,7 +545,7 @@ batch_rule (SgBatch *batch, const char *table, SgRuleFunc rule_func, gboolean fi
 static GByteArray *
 pair_keys (guint32 uid, const guint16 *ports, gsize n_ports)
 {
-  GByteArray *keys = g_byte_array_sized_new ((guint)(n_ports * SG_PAIR_KEY_LEN));
+  GByteArray *keys = g_byte_array_sized_new ((guint) (n_ports * SG_PAIR_KEY_LEN));
 
   for (gsize i = 0; i < n_ports; i++)
     {
@@ -598,9 +598,9 @@ ack_cb (const struct nlmsghdr *nlh, void *data)
   guint32 seq = err->msg.nlmsg_seq;
   if (seq < batch->seq_begin || seq > batch->seq_begin + batch->msgs->len)
     return MNL_CB_OK;
-  gint index = (gint)(seq - batch->seq_begin) - 1;
+  gint index = (gint) (seq - batch->seq_begin) - 1;
 
-  if (index == (gint)batch->msgs->len - 1)
+  if (index == (gint) batch->msgs->len - 1)
     batch->answered = TRUE;
   if (err->error != 0 && (batch->failed_errno == 0 || index < batch->failed_index))
     {
@@ -618,7 +618,7 @@ monotonic_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64)ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64)ts.tv_nsec;
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64) ts.tv_nsec;
 }
 
 /* Reads the socket's send buffer size into gate->sndbuf. */
@@ -629,7 +629,7 @@ read_sndbuf (SgNftGate *gate)
   socklen_t size_len = sizeof size;
 
   if (getsockopt (mnl_socket_get_fd (gate->nl), SOL_SOCKET, SO_SNDBUF, &size, &size_len) == 0)
-    gate->sndbuf = (gsize)MAX (size, 0);
+    gate->sndbuf = (gsize) MAX (size, 0);
 }
 
 /* Makes the socket's send buffer hold @len bytes: a batch must go in one
@@ -643,7 +643,7 @@ ensure_sndbuf (SgNftGate *gate, gsize len)
 
   if (gate->sndbuf >= needed)
     return;
-  int size = (int)MIN (needed, (gsize)G_MAXINT / 2);
+  int size = (int) MIN (needed, (gsize) G_MAXINT / 2);
   if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
     setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   read_sndbuf (gate);
@@ -698,7 +698,7 @@ gate_talk (SgNftGate *gate, SgBatch *batch, GError **error)
         }
       if (n == 0)
         break;
-      if (mnl_cb_run2 (buf, (size_t)n, 0, gate->portid, NULL, batch, ctl_cb, G_N_ELEMENTS (ctl_cb))
+      if (mnl_cb_run2 (buf, (size_t) n, 0, gate->portid, NULL, batch, ctl_cb, G_N_ELEMENTS (ctl_cb))
           < 0)
         {
           int saved_errno = errno;
@@ -752,7 +752,7 @@ sg_nft_gate_new (SgTableMode mode, GError **error)
 
   gate->mode = mode;
   gate->features = SG_NFT_KERNEL_ALL;
-  gate->seq = (guint32)time (NULL);
+  gate->seq = (guint32) time (NULL);
   gate->nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
   if (gate->nl == NULL)
     {
@@ -926,7 +926,7 @@ batch_gate_table (SgBatch *batch, const char *table, GByteArray *port_keys, gsiz
 
   batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_GATED, port_keys->data,
                    sizeof (guint16), n_ports, "add the gated ports to set " SG_SET_GATED);
-  batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_ALWAYS, (const guint8 *)always_uids,
+  batch_set_elems (batch, table, NFT_MSG_NEWSETELEM, SG_SET_ALWAYS, (const guint8 *) always_uids,
                    sizeof (guint32), n_always, "add the always-allowed uids to set " SG_SET_ALWAYS);
 
   batch_chain (batch, table, SG_CHAIN_OUTPUT, NF_INET_LOCAL_OUT);
@@ -978,7 +978,7 @@ reset_batch (SgNftGate *gate, SgNftLayout layout, const guint16 *ports, gsize n_
   for (gsize i = 0; i < n_ports; i++)
     {
       guint16 port_be = htons (ports[i]);
-      g_byte_array_append (port_keys, (const guint8 *)&port_be, sizeof port_be);
+      g_byte_array_append (port_keys, (const guint8 *) &port_be, sizeof port_be);
     }
 
   for (guint i = 0; i < n_tables; i++)

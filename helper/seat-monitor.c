@@ -13,10 +13,10 @@
 typedef struct
 {
   char *name;
-  char *path;         /* logind's object for the seat, NULL until known */
-  char *active;       /* active session id, "" for none, NULL when unknown */
+  char *path;   /* logind's object for the seat, NULL until known */
+  char *active; /* active session id, "" for none, NULL when unknown */
   char *active_path;
-  gboolean reading;   /* a read of ActiveSession is on its way */
+  gboolean reading;    /* a read of ActiveSession is on its way */
   gboolean read_again; /* asked for again meanwhile: read once more after it */
 } SeatState;
 
@@ -25,13 +25,13 @@ struct _SgSeatMonitor
   GDBusConnection *bus;
   SgSeatMonitorEvents events;
   gpointer user_data;
-  GPtrArray *seats;   /* SeatState* */
+  GPtrArray *seats; /* SeatState* */
   guint watch_id;
   guint subscriptions[4];
-  char *owner;        /* logind's unique name, NULL while it is not on the bus:
-                         signals are taken from it alone */
-  guint pending;      /* seat reads under way */
-  guint generation;   /* bumped when logind goes: late replies are dropped */
+  char *owner;      /* logind's unique name, NULL while it is not on the bus:
+                       signals are taken from it alone */
+  guint pending;    /* seat reads under way */
+  guint generation; /* bumped when logind goes: late replies are dropped */
   GCancellable *cancellable;
   /* session object path -> uid, for sessions that were a seat's active one:
    * a session's user never changes, so one answer from logind holds for the
@@ -90,8 +90,8 @@ session_uid_read (GObject *source, GAsyncResult *result, gpointer data)
   UidRead *read = data;
   g_autofree char *session_path = read->session_path;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   SgSeatMonitor *monitor = read->monitor;
   guint generation = read->generation;
 
@@ -171,8 +171,8 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autofree SeatRead *read = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   SgSeatMonitor *monitor = read->monitor;
@@ -220,11 +220,10 @@ read_active_session (SgSeatMonitor *monitor, SeatState *seat)
   read->seat = seat;
   read->generation = monitor->generation;
   seat->reading = TRUE;
-  g_dbus_connection_call (monitor->bus, LOGIND_NAME, seat->path,
-                          "org.freedesktop.DBus.Properties", "Get",
-                          g_variant_new ("(ss)", LOGIND_SEAT, "ActiveSession"),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          CALL_TIMEOUT_MS, monitor->cancellable, active_session_read, read);
+  g_dbus_connection_call (monitor->bus, LOGIND_NAME, seat->path, "org.freedesktop.DBus.Properties",
+                          "Get", g_variant_new ("(ss)", LOGIND_SEAT, "ActiveSession"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS,
+                          monitor->cancellable, active_session_read, read);
 }
 
 /* One read of a seat's ActiveSession at a time, and one more after the last
@@ -247,8 +246,8 @@ seat_path_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autofree SeatRead *read = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   SgSeatMonitor *monitor = read->monitor;
@@ -327,8 +326,9 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
   if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
   g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
-  if (!(g_variant_lookup (changed, "Active", "b", &active) ? !active
-                                                           : g_strv_contains (invalidated, "Active")))
+  if (!(g_variant_lookup (changed, "Active", "b", &active)
+            ? !active
+            : g_strv_contains (invalidated, "Active")))
     return;
 
   /* logind says Active=false before it names the seat's next session (and
@@ -454,10 +454,9 @@ sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
       g_ptr_array_add (monitor->seats, seat);
     }
 
-  monitor->watch_id = g_bus_watch_name_on_connection (bus, LOGIND_NAME,
-                                                      G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                      on_logind_appeared, on_logind_vanished,
-                                                      monitor, NULL);
+  monitor->watch_id
+      = g_bus_watch_name_on_connection (bus, LOGIND_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                        on_logind_appeared, on_logind_vanished, monitor, NULL);
   return monitor;
 }
 
@@ -494,8 +493,7 @@ sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, const char *sea
 }
 
 gboolean
-sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor, const char *session_path,
-                                    guint32 *uid)
+sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor, const char *session_path, guint32 *uid)
 {
   gpointer value;
 
@@ -524,8 +522,8 @@ session_info_read (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GTask) task = data;
   InfoRead *read = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                              &error);
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   g_autoptr (GVariant) props = NULL;
 
   if (reply == NULL)
@@ -543,7 +541,7 @@ session_info_read (GObject *source, GAsyncResult *result, gpointer data)
     }
   /* Not cancelled: the monitor is still there. */
   remember_session_uid (read->monitor, info->object_path, info->uid);
-  g_task_return_pointer (task, info, (GDestroyNotify)sg_logind_session_free);
+  g_task_return_pointer (task, info, (GDestroyNotify) sg_logind_session_free);
 }
 
 void
@@ -557,11 +555,10 @@ sg_seat_monitor_get_session_info (SgSeatMonitor *monitor, const char *session_pa
   read->monitor = monitor;
   read->session_path = g_strdup (session_path);
   g_task_set_task_data (task, read, (GDestroyNotify) info_read_free);
-  g_dbus_connection_call (monitor->bus, LOGIND_NAME, session_path,
-                          "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", LOGIND_SESSION), G_VARIANT_TYPE ("(a{sv})"),
-                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, cancellable,
-                          session_info_read, task);
+  g_dbus_connection_call (
+      monitor->bus, LOGIND_NAME, session_path, "org.freedesktop.DBus.Properties", "GetAll",
+      g_variant_new ("(s)", LOGIND_SESSION), G_VARIANT_TYPE ("(a{sv})"),
+      G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, cancellable, session_info_read, task);
 }
 
 SgLogindSession *

@@ -28,10 +28,8 @@ typedef struct
   void (*ready) (gpointer user_data);
 } SgSeatMonitorEvents;
 
-SgSeatMonitor *sg_seat_monitor_new (GDBusConnection *bus,
-                                    const SgConfig *config,
-                                    const SgSeatMonitorEvents *events,
-                                    gpointer user_data);
+SgSeatMonitor *sg_seat_monitor_new (GDBusConnection *bus, const SgConfig *config,
+                                    const SgSeatMonitorEvents *events, gpointer user_data);
 
 /* Whether logind is on the bus: then a seat whose active session is unknown
  * is being read and will be known shortly. */
@@ -47,16 +45,13 @@ const char *sg_seat_monitor_get_active_session_path (SgSeatMonitor *monitor, con
 /* The uid of the session at @session_path, if logind told it while the
  * session was a seat's active one. A hint for which seats to read: the
  * session's own properties are still read before anything is granted. */
-gboolean sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor,
-                                             const char *session_path,
+gboolean sg_seat_monitor_lookup_session_uid (SgSeatMonitor *monitor, const char *session_path,
                                              guint32 *uid);
 
 /* Reads the properties of the session at @session_path from logind, now.
  * Cancel @cancellable before freeing the monitor if a read is on its way. */
-void sg_seat_monitor_get_session_info (SgSeatMonitor *monitor,
-                                       const char *session_path,
-                                       GCancellable *cancellable,
-                                       GAsyncReadyCallback callback,
+void sg_seat_monitor_get_session_info (SgSeatMonitor *monitor, const char *session_path,
+                                       GCancellable *cancellable, GAsyncReadyCallback callback,
                                        gpointer user_data);
 SgLogindSession *sg_seat_monitor_get_session_info_finish (SgSeatMonitor *monitor,
                                                           GAsyncResult *result, GError **error);

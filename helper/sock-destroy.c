@@ -148,7 +148,7 @@ dump_family (struct mnl_socket *nl, guint8 family, guint32 seq, GArray *socks, G
         continue;
       if (n <= 0)
         goto failed;
-      ret = mnl_cb_run (buf, (size_t)n, seq, portid, dump_cb, socks);
+      ret = mnl_cb_run (buf, (size_t) n, seq, portid, dump_cb, socks);
       if (ret == MNL_CB_ERROR)
         goto failed;
       if (ret == MNL_CB_STOP)
@@ -195,7 +195,7 @@ destroy_one (struct mnl_socket *nl, const SgDiagSock *sock, guint32 seq)
       if (n <= 0)
         return n < 0 ? errno : EPIPE;
       /* The ACK: STOP when it says 0, ERROR with errno set otherwise. */
-      ret = mnl_cb_run (buf, (size_t)n, seq, mnl_socket_get_portid (nl), NULL, NULL);
+      ret = mnl_cb_run (buf, (size_t) n, seq, mnl_socket_get_portid (nl), NULL, NULL);
       if (ret == MNL_CB_ERROR)
         return errno;
       if (ret == MNL_CB_STOP)
@@ -225,7 +225,7 @@ sg_sock_destroy_matching (const guint16 *ports, gsize n_ports, SgSockMatchFunc m
   g_autoptr (SgMnlSocket) nl = NULL;
   g_autoptr (GArray) socks = g_array_new (FALSE, FALSE, sizeof (SgDiagSock));
   g_autoptr (GHashTable) by_tuple = NULL;
-  guint32 seq = (guint32)time (NULL);
+  guint32 seq = (guint32) time (NULL);
   guint destroyed = 0, failed = 0;
   int first_err = 0;
   const SgDiagSock *first_failed = NULL;

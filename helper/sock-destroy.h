@@ -18,11 +18,7 @@ typedef gboolean (*SgSockMatchFunc) (guint32 uid, guint16 port, gpointer user_da
  * CONFIG_INET_DIAG_DESTROY, or no CAP_NET_ADMIN) fails with
  * G_IO_ERROR_NOT_SUPPORTED or G_IO_ERROR_PERMISSION_DENIED, after trying them
  * all. */
-gboolean sg_sock_destroy_matching (const guint16 *ports,
-                                   gsize n_ports,
-                                   SgSockMatchFunc match,
-                                   gpointer user_data,
-                                   guint *n_destroyed,
-                                   GError **error);
+gboolean sg_sock_destroy_matching (const guint16 *ports, gsize n_ports, SgSockMatchFunc match,
+                                   gpointer user_data, guint *n_destroyed, GError **error);
 
 G_END_DECLS

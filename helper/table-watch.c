@@ -186,7 +186,7 @@ on_readable (int fd, GIOCondition condition, gpointer data)
           /* Blind from now on: a gate nobody watches must not stay up. */
           sg_helper_fail_closed ("Could not read nf_tables notifications (%s)", g_strerror (errno));
         }
-      mnl_cb_run (buf, (size_t)n, 0, 0, notification_cb, watch);
+      mnl_cb_run (buf, (size_t) n, 0, 0, notification_cb, watch);
     }
   return G_SOURCE_CONTINUE;
 }

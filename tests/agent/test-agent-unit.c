@@ -51,14 +51,14 @@ static SgLogindSession
 props (const char *id, const char *seat, gboolean remote, const char *klass, gboolean active,
        const char *state)
 {
-  return (SgLogindSession){ .id = (char *)id,
+  return (SgLogindSession){ .id = (char *) id,
                             .uid = 1000,
-                            .seat = (char *)seat,
+                            .seat = (char *) seat,
                             .remote = remote,
-                            .session_class = (char *)klass,
-                            .type = (char *)"x11",
+                            .session_class = (char *) klass,
+                            .type = (char *) "x11",
                             .active = active,
-                            .state = (char *)state };
+                            .state = (char *) state };
 }
 
 static void

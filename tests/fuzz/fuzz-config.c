@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   for (int agent_only = 0; agent_only <= 1; agent_only++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (SgConfig) config = sg_config_load_data ((const char *) data, size, "fuzz.conf",
-                                                         agent_only, &error);
+      g_autoptr (SgConfig) config
+          = sg_config_load_data ((const char *) data, size, "fuzz.conf", agent_only, &error);
       if (config != NULL)
         check_config (config, agent_only);
       else if (error == NULL || error->domain != SG_ERROR

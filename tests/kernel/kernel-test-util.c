@@ -98,13 +98,13 @@ parse_addr (const char *addr, guint16 port, struct sockaddr_storage *ss)
   memset (ss, 0, sizeof *ss);
   if (strchr (addr, ':') != NULL)
     {
-      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
       sin6->sin6_family = AF_INET6;
       sin6->sin6_port = htons (port);
       g_assert_cmpint (inet_pton (AF_INET6, addr, &sin6->sin6_addr), ==, 1);
       return sizeof *sin6;
     }
-  struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+  struct sockaddr_in *sin = (struct sockaddr_in *) ss;
   sin->sin_family = AF_INET;
   sin->sin_port = htons (port);
   g_assert_cmpint (inet_pton (AF_INET, addr, &sin->sin_addr), ==, 1);
@@ -125,7 +125,7 @@ listen_on (int family, const char *addr, guint16 port)
   g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on));
   if (family == AF_INET6)
     g_assert_no_errno (setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on));
-  g_assert_no_errno (bind (fd, (struct sockaddr *)&ss, len));
+  g_assert_no_errno (bind (fd, (struct sockaddr *) &ss, len));
   /* Room for the many-connections test, which accepts only at the end. */
   g_assert_no_errno (listen (fd, 4096));
   return fd;
@@ -219,7 +219,7 @@ connect_with_timeout (const struct sockaddr_storage *ss, socklen_t len, int time
 
   if (fd < 0)
     return errno;
-  if (connect (fd, (const struct sockaddr *)ss, len) < 0)
+  if (connect (fd, (const struct sockaddr *) ss, len) < 0)
     {
       if (errno != EINPROGRESS)
         err = errno;
@@ -397,7 +397,7 @@ client_main (int fd, guint32 uid, const char *netns_path)
       SgKtestReply reply;
       if (cmd.op == CMD_HAMMER)
         {
-          guint16 port = ntohs (((struct sockaddr_in *)&cmd.addr)->sin_port);
+          guint16 port = ntohs (((struct sockaddr_in *) &cmd.addr)->sin_port);
           reply = client_hammer (fd, port);
           /* The stop command that ended it is answered by this reply. */
           n = recv (fd, &cmd, sizeof cmd, 0);
@@ -587,11 +587,11 @@ sg_ktest_remote_new (void)
   g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
   close (ready[0]);
   remote->holder_fd = hold[1];
-  remote->netns_path = g_strdup_printf ("/proc/%d/ns/net", (int)remote->holder);
+  remote->netns_path = g_strdup_printf ("/proc/%d/ns/net", (int) remote->holder);
 
   g_autofree char *add = g_strdup_printf ("ip link add sgktest0 type veth peer name sgktest1 "
                                           "netns %d",
-                                          (int)remote->holder);
+                                          (int) remote->holder);
   run_checked (add);
   run_checked ("ip addr add 10.99.0.1/24 dev sgktest0");
   run_checked ("ip link set sgktest0 up");
@@ -717,7 +717,7 @@ sg_ktest_table_info_of (const char *name, guint32 *flags, guint32 *owner)
     {
       ssize_t n = mnl_socket_recvfrom (nl, buf, MNL_SOCKET_BUFFER_SIZE);
       g_assert_cmpint (n, >, 0);
-      ret = mnl_cb_run (buf, (size_t)n, seq, mnl_socket_get_portid (nl), table_cb, table);
+      ret = mnl_cb_run (buf, (size_t) n, seq, mnl_socket_get_portid (nl), table_cb, table);
     }
   while (ret > MNL_CB_STOP);
 
@@ -822,7 +822,7 @@ sg_ktest_nft_monitor_count (SgKtestNftMonitor *monitor, guint16 type, const char
       if (n < 0 && errno == EAGAIN)
         break;
       g_assert_cmpint (n, >, 0);
-      mnl_cb_run (buf, (size_t)n, 0, 0, monitor_cb, &count);
+      mnl_cb_run (buf, (size_t) n, 0, 0, monitor_cb, &count);
     }
   return count.count;
 }

@@ -357,10 +357,10 @@ test_reset_replaces_existing_table_with_grants (void)
    * a chain the gate does not have. */
   remove_table ();
   sg_ktest_nft_load ("table inet seatgate {\n"
-            "  set granted { type uid . inet_service; elements = { 1000 . 5930 }; }\n"
-            "  chain extra { type filter hook output priority 10; "
-            "tcp dport 5940 reject with tcp reset; }\n"
-            "}\n");
+                     "  set granted { type uid . inet_service; elements = { 1000 . 5930 }; }\n"
+                     "  chain extra { type filter hook output priority 10; "
+                     "tcp dport 5940 reject with tcp reset; }\n"
+                     "}\n");
   sg_ktest_assert_errno (sg_ktest_connect_as (ALICE, "127.0.0.1", PORT_FREE), ECONNREFUSED);
 
   g_autoptr (SgNftGate) gate = gate_new_reset (SG_TABLE_MODE_AUTO);
@@ -662,7 +662,7 @@ test_reset_with_many_ports_gates_them_all (void)
 
   for (guint port = 1024; port < 1024 + 16000; port++)
     {
-      guint16 p = (guint16)port;
+      guint16 p = (guint16) port;
       g_array_append_val (ports, p);
     }
   g_assert_true (sg_nft_gate_reset (gate, sg_array_ports (ports), ports->len, NULL, 0, &error));

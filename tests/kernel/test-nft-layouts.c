@@ -315,8 +315,8 @@ run_tamper (const Tamper *tamper, const char *reload_file, const char *rules_fil
       g_autofree char *out = NULL;
       g_autofree char *err = NULL;
       g_autoptr (GError) error = NULL;
-      g_assert_true (g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
-                                   &err, &status, &error));
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                   &out, &err, &status, &error));
       g_assert_no_error (error);
       output = g_strconcat (out, err, NULL);
       status = g_spawn_check_wait_status (status, NULL) ? 0 : 1;
@@ -506,9 +506,9 @@ test_layouts_replace_each_other (void)
   /* ... a foreign plain table named like the owned one, with a rule of its
    * own, goes with the next reset of any layout ... */
   sg_ktest_nft_load ("table inet seatgate_owned {\n"
-            "  chain extra { type filter hook output priority 10; "
-            "tcp dport 5940 reject with tcp reset; }\n"
-            "}\n");
+                     "  chain extra { type filter hook output priority 10; "
+                     "tcp dport 5940 reject with tcp reset; }\n"
+                     "}\n");
   {
     g_autoptr (SgNftGate) gate = gate_new_as (SG_TABLE_MODE_PLAIN, SG_NFT_KERNEL_ALL);
     gate_reset (gate);

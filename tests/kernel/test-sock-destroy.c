@@ -31,7 +31,8 @@ connection_open (Connection *conn, SgKtestClient *client, SgKtestListener *liste
                  const char *addr, int server_family)
 {
   conn->client = client;
-  sg_ktest_assert_errno (sg_ktest_client_connect (client, addr, listener->port, 3000, &conn->slot), 0);
+  sg_ktest_assert_errno (sg_ktest_client_connect (client, addr, listener->port, 3000, &conn->slot),
+                         0);
   conn->server = sg_ktest_listener_accept (listener, server_family, 3000);
   g_assert_cmpint (conn->server, >=, 0);
 }

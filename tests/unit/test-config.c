@@ -26,8 +26,8 @@ static void
 test_example_file_parses (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "..", "data", "seatgate.conf",
-                                                 NULL);
+  g_autofree char *path
+      = g_test_build_filename (G_TEST_DIST, "..", "..", "data", "seatgate.conf", NULL);
   g_autoptr (SgConfig) config = sg_config_load_file (path, &error);
 
   g_assert_no_error (error);
@@ -55,17 +55,18 @@ test_default_gates_seat0_5930 (void)
 static void
 test_multiseat (void)
 {
-  g_autoptr (SgConfig) config = load_ok ("# lab 3\n"
-                                         "[Gate]\n"
-                                         "AlwaysAllow=64055; 0;64055\n"
-                                         "TableMode=plain\n"
-                                         "\n"
-                                         "[Seat seat0]\n"
-                                         "Ports=5930\n"
-                                         "[Seat seat-b_2]\n"
-                                         "  Ports = 5931-5933 ;6000  \n"
-                                         "[Agent]\n"
-                                         "ViewerCommand=remote-viewer --full-screen spice://127.0.0.1:%p\n");
+  g_autoptr (SgConfig) config
+      = load_ok ("# lab 3\n"
+                 "[Gate]\n"
+                 "AlwaysAllow=64055; 0;64055\n"
+                 "TableMode=plain\n"
+                 "\n"
+                 "[Seat seat0]\n"
+                 "Ports=5930\n"
+                 "[Seat seat-b_2]\n"
+                 "  Ports = 5931-5933 ;6000  \n"
+                 "[Agent]\n"
+                 "ViewerCommand=remote-viewer --full-screen spice://127.0.0.1:%p\n");
   g_autoptr (GArray) all = sg_config_all_ports (config);
 
   g_assert_cmpuint (config->seats->len, ==, 2);
@@ -82,15 +83,15 @@ test_multiseat (void)
   g_assert_cmpuint (g_array_index (all, guint16, 4), ==, 6000);
   g_assert_cmpuint (config->always_allow->len, ==, 2);
   g_assert_cmpint (config->table_mode, ==, SG_TABLE_MODE_PLAIN);
-  g_assert_cmpstr (config->viewer_command, ==,
-                   "remote-viewer --full-screen spice://127.0.0.1:%p");
+  g_assert_cmpstr (config->viewer_command, ==, "remote-viewer --full-screen spice://127.0.0.1:%p");
   g_assert_null (sg_config_find_seat (config, "seat9"));
 }
 
 static void
 test_crlf_and_comments (void)
 {
-  g_autoptr (SgConfig) config = load_ok ("\xef\xbb\xbf#x\r\n[Seat seat0]\r\n  # c\r\nPorts=5930\r\n");
+  g_autoptr (SgConfig) config
+      = load_ok ("\xef\xbb\xbf#x\r\n[Seat seat0]\r\n  # c\r\nPorts=5930\r\n");
   g_assert_cmpuint (port_at (g_ptr_array_index (config->seats, 0), 0), ==, 5930);
 }
 
@@ -111,12 +112,12 @@ static const BadCase bad_cases[] = {
   { "[Seat seat0]\nPorts=abc\n", "test.conf:2:", "'abc' is not a port" },
   { "[Seat seat0]\nPorts=5935-5930\n", "test.conf:2:", "reversed" },
   { "[Seat seat0]\nPorts=\n", "test.conf:2:", "no ports given" },
-  { "[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5929-5931\n", "test.conf:4:",
-    "[Seat seat1] Ports: port 5930 is gated by [Seat seat0] (line 2) too" },
+  { "[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5929-5931\n",
+    "test.conf:4:", "[Seat seat1] Ports: port 5930 is gated by [Seat seat0] (line 2) too" },
   { "[Seat seat0]\nPorts=5930\nPort=5931\n", "test.conf:3:", "has no key 'Port'" },
   { "[Seat seat0]\nPorts=5930\nPorts=5931\n", "test.conf:3:", "Ports is set twice" },
-  { "[Seat seat0]\nPorts=5930\n[Seat seat0]\nPorts=5931\n", "test.conf:3:",
-    "group [Seat seat0] appears again (first at line 1)" },
+  { "[Seat seat0]\nPorts=5930\n[Seat seat0]\nPorts=5931\n",
+    "test.conf:3:", "group [Seat seat0] appears again (first at line 1)" },
   { "[Gate]\n[Gate]\n[Seat seat0]\nPorts=1\n", "test.conf:2:", "appears again" },
   { "[Seats seat0]\nPorts=5930\n", "test.conf:1:", "unknown group [Seats seat0]" },
   { "[Seat console]\nPorts=5930\n", "test.conf:1:", "not a logind seat name" },
@@ -143,11 +144,12 @@ test_bad_configs_name_line_and_key (void)
     {
       const BadCase *c = &bad_cases[i];
       g_autoptr (GError) error = NULL;
-      g_autoptr (SgConfig) config = sg_config_load_data (c->text, strlen (c->text), "test.conf",
-                                                         FALSE, &error);
+      g_autoptr (SgConfig) config
+          = sg_config_load_data (c->text, strlen (c->text), "test.conf", FALSE, &error);
       g_assert_null (config);
       g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
-      if (!g_str_has_prefix (error->message, c->expected) || strstr (error->message, c->part) == NULL)
+      if (!g_str_has_prefix (error->message, c->expected)
+          || strstr (error->message, c->part) == NULL)
         g_error ("case %u: got '%s', want '%s' … '%s'", i, error->message, c->expected, c->part);
     }
 }
@@ -170,14 +172,14 @@ test_agent_only_file (void)
   g_autoptr (GError) error = NULL;
   const char *good = "[Agent]\nViewerCommand=spicy -h 127.0.0.1 -p %p\n";
   const char *bad = "[Agent]\n[Seat seat0]\nPorts=1\n";
-  g_autoptr (SgConfig) config = sg_config_load_data (good, strlen (good), "agent.conf", TRUE,
-                                                     &error);
+  g_autoptr (SgConfig) config
+      = sg_config_load_data (good, strlen (good), "agent.conf", TRUE, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (config->seats->len, ==, 0);
   g_assert_cmpstr (config->viewer_command, ==, "spicy -h 127.0.0.1 -p %p");
 
-  g_autoptr (SgConfig) refused = sg_config_load_data (bad, strlen (bad), "agent.conf", TRUE,
-                                                      &error);
+  g_autoptr (SgConfig) refused
+      = sg_config_load_data (bad, strlen (bad), "agent.conf", TRUE, &error);
   g_assert_null (refused);
   g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
   g_assert_nonnull (strstr (error->message, "agent.conf:2:"));
@@ -288,7 +290,8 @@ test_dropins_apply_in_byte_order_and_say_where_from (void)
   g_autofree char *seat1 = tree_dropin (t, "20-seat1.conf", "[Seat seat1]\nPorts=5931-5932\n");
   /* Upper case sorts before lower case in byte order. */
   g_autofree char *upper = tree_dropin (t, "Z-viewer.conf", "[Agent]\nViewerCommand=spicy\n");
-  g_autofree char *lower = tree_dropin (t, "a-viewer.conf", "[Agent]\nViewerCommand=remote-viewer\n");
+  g_autofree char *lower
+      = tree_dropin (t, "a-viewer.conf", "[Agent]\nViewerCommand=remote-viewer\n");
   g_autofree char *empty = tree_dropin (t, "30-empty.conf", "");
   /* Not drop-ins: each would fail the load if it were read. */
   g_autofree char *hidden = tree_dropin (t, ".50-edit.conf", "broken\n");
@@ -344,8 +347,8 @@ test_dropin_may_move_a_port_between_seats (void)
 {
   /* Only the merged result must give each port one seat. */
   g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n[Seat seat1]\nPorts=5931\n");
-  g_autofree char *swap = tree_dropin (t, "50-swap.conf",
-                                       "[Seat seat1]\nPorts=5930\n[Seat seat0]\nPorts=5931\n");
+  g_autofree char *swap
+      = tree_dropin (t, "50-swap.conf", "[Seat seat1]\nPorts=5930\n[Seat seat0]\nPorts=5931\n");
   g_autoptr (SgConfig) config = load_tree_ok (t);
 
   g_assert_cmpstr (sg_config_seat_for_port (config, 5930)->name, ==, "seat1");
@@ -357,8 +360,8 @@ test_dropin_may_move_a_port_between_seats (void)
 
 typedef struct
 {
-  const char *dropin;   /* the drop-in's text, as 50-x.conf */
-  guint line;           /* the line the message must name in it, 0: in the main file */
+  const char *dropin; /* the drop-in's text, as 50-x.conf */
+  guint line;         /* the line the message must name in it, 0: in the main file */
   const char *part;
 } BadDropin;
 

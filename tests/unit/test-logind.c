@@ -24,7 +24,8 @@ static const Case cases[] = {
   { "seat0", "seat0", "user", "closing", FALSE, TRUE,
     "logged out (processes of the session are still running)" },
   { "seat0", "seat0", "user", "closing", FALSE, FALSE, "not the active session on seat0" },
-  { "seat0", "seat0", "user-early", "active", FALSE, TRUE, "not a user session (class user-early)" },
+  { "seat0", "seat0", "user-early", "active", FALSE, TRUE,
+    "not a user session (class user-early)" },
   { "seat0", "seat0", "user-incomplete", "active", FALSE, TRUE,
     "a session still being set up (class user-incomplete; its home directory is not unlocked "
     "yet)" },
@@ -38,8 +39,8 @@ test_session_flaws (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       const Case *c = &cases[i];
-      g_autofree char *flaw = sg_logind_session_flaw (c->seat, c->wanted, c->remote, c->klass,
-                                                      c->active, c->state);
+      g_autofree char *flaw
+          = sg_logind_session_flaw (c->seat, c->wanted, c->remote, c->klass, c->active, c->state);
       if (g_strcmp0 (flaw, c->flaw) != 0)
         g_error ("case %u: got '%s', want '%s'", i, flaw, c->flaw);
     }
