@@ -17,6 +17,7 @@
 
 #include "sg-error.h"
 #include "sg-ports.h"
+#include "sg-qkeycode.h"
 
 typedef enum
 {
@@ -43,6 +44,8 @@ seat_config_free (SgSeatConfig *seat)
 {
   g_free (seat->name);
   g_array_unref (seat->ports);
+  g_free (seat->qmp_socket);
+  g_strfreev (seat->lock_keys);
   g_free (seat);
 }
 
@@ -198,6 +201,76 @@ parse_uids (Parser *p, const char *value, guint line, GError **error)
   return TRUE;
 }
 
+/* The socket path goes into a sockaddr_un and into messages and logs. */
+#define SUN_PATH_MAX 107
+
+static gboolean
+parse_qmp_socket (Parser *p, const char *value, guint line, GError **error)
+{
+  p->seat->qmp_socket_origin = origin_here (p, line);
+  g_clear_pointer (&p->seat->qmp_socket, g_free);
+  /* Empty: no VM binding, so a drop-in can take one away. */
+  if (*value == '\0')
+    return TRUE;
+  if (value[0] != '/')
+    return fail (p, line, error,
+                 "[%s] QMPSocket: '%s' is not an absolute path: write the full path of the VM's "
+                 "QMP socket, e.g. QMPSocket=/run/seatgate-vm/%s.qmp",
+                 p->group, value, p->seat->name);
+  for (const char *c = value; *c != '\0'; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      return fail (p, line, error,
+                   "[%s] QMPSocket: the path holds a control character: write a plain path",
+                   p->group);
+  if (strlen (value) > SUN_PATH_MAX)
+    return fail (p, line, error,
+                 "[%s] QMPSocket: the path is %zu bytes; a unix socket path is at most %d: "
+                 "put the socket in a shorter folder, e.g. /run/seatgate-vm/",
+                 p->group, strlen (value), SUN_PATH_MAX);
+  p->seat->qmp_socket = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+parse_lock_keys (Parser *p, const char *value, guint line, GError **error)
+{
+  p->seat->lock_keys_origin = origin_here (p, line);
+  g_clear_pointer (&p->seat->lock_keys, g_strfreev);
+  /* Empty: no key combination on revoke. */
+  if (*value == '\0')
+    return TRUE;
+
+  g_auto (GStrv) keys = g_strsplit (value, "+", -1);
+  guint n = g_strv_length (keys);
+  if (n > SG_LOCK_KEYS_MAX)
+    return fail (p, line, error,
+                 "[%s] LockKeys: %u keys; a combination is at most %d keys pressed together: "
+                 "write e.g. LockKeys=meta_l+l",
+                 p->group, n, SG_LOCK_KEYS_MAX);
+  for (guint i = 0; i < n; i++)
+    {
+      g_strstrip (keys[i]);
+      if (*keys[i] == '\0')
+        return fail (p, line, error,
+                     "[%s] LockKeys: '%s' has an empty key name: join QEMU key names with a "
+                     "single '+', e.g. LockKeys=meta_l+l",
+                     p->group, value);
+      if (!sg_qkeycode_is_valid (keys[i]))
+        return fail (p, line, error,
+                     "[%s] LockKeys: '%s' is not a QEMU key name: use QEMU's qcode names (see "
+                     "seatgate.conf(5)), e.g. meta_l, ctrl, alt, l, delete",
+                     p->group, keys[i]);
+      for (guint j = 0; j < i; j++)
+        if (g_str_equal (keys[j], keys[i]))
+          return fail (p, line, error,
+                       "[%s] LockKeys: '%s' is named twice: name each key of the combination "
+                       "once",
+                       p->group, keys[i]);
+    }
+  p->seat->lock_keys = g_steal_pointer (&keys);
+  return TRUE;
+}
+
 static gboolean
 parse_key (Parser *p, const char *key, const char *value, guint line, GError **error)
 {
@@ -247,7 +320,18 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
             return fail (p, line, error, "[%s] Ports: %s", p->group, local_error->message);
           return TRUE;
         }
-      return fail (p, line, error, "[%s] has no key '%s': it knows Ports", p->group, key);
+      if (g_str_equal (key, "QMPSocket"))
+        return parse_qmp_socket (p, value, line, error);
+      if (g_str_equal (key, "LockKeys"))
+        return parse_lock_keys (p, value, line, error);
+      if (g_str_equal (key, "LibvirtDomain") || g_str_equal (key, "LibvirtURI"))
+        return fail (p, line, error,
+                     "[%s] %s: this seatgate version has no libvirt binding yet: give the VM a "
+                     "QMP socket of its own and set QMPSocket= to it instead (see "
+                     "docs/vm-binding.md)",
+                     p->group, key);
+      return fail (p, line, error, "[%s] has no key '%s': it knows Ports, QMPSocket and LockKeys",
+                   p->group, key);
 
     case GROUP_AGENT:
       if (g_str_equal (key, "ViewerCommand"))
@@ -304,9 +388,24 @@ check_seats (const SgConfig *config, const char *name, gboolean agent_only, GErr
       if (seat->ports->len == 0)
         return fail_at (&seat->origin, name, error, "[Seat %s] has no Ports: add e.g. Ports=5930",
                         seat->name);
+      if (seat->lock_keys != NULL && seat->qmp_socket == NULL)
+        return fail_at (&seat->lock_keys_origin, name, error,
+                        "[Seat %s] LockKeys: the keys go to the seat's VM, and the seat has no "
+                        "VM binding: set QMPSocket= to the VM's QMP socket, or remove LockKeys=",
+                        seat->name);
       for (guint j = 0; j < i; j++)
         {
           SgSeatConfig *other = g_ptr_array_index (config->seats, j);
+          /* QEMU serves one QMP client per socket: two consoles on one
+           * socket would shut each other out. */
+          if (seat->qmp_socket != NULL && g_strcmp0 (seat->qmp_socket, other->qmp_socket) == 0)
+            {
+              g_autofree char *where = sg_config_origin_to_string (&other->qmp_socket_origin);
+              return fail_at (&seat->qmp_socket_origin, name, error,
+                              "[Seat %s] QMPSocket: %s is [Seat %s]'s VM socket too (%s): each "
+                              "seat's VM needs a QMP socket of its own",
+                              seat->name, seat->qmp_socket, other->name, where);
+            }
           for (guint k = 0; k < seat->ports->len; k++)
             {
               guint16 port = g_array_index (seat->ports, guint16, k);
@@ -453,6 +552,18 @@ merge_layer (SgConfig *config, SgConfig *layer)
           g_array_set_size (seat->ports, 0);
           g_array_append_vals (seat->ports, from->ports->data, from->ports->len);
           seat->ports_origin = from->ports_origin;
+        }
+      if (from->qmp_socket_origin.line != 0)
+        {
+          g_free (seat->qmp_socket);
+          seat->qmp_socket = g_strdup (from->qmp_socket);
+          seat->qmp_socket_origin = from->qmp_socket_origin;
+        }
+      if (from->lock_keys_origin.line != 0)
+        {
+          g_strfreev (seat->lock_keys);
+          seat->lock_keys = g_strdupv (from->lock_keys);
+          seat->lock_keys_origin = from->lock_keys_origin;
         }
     }
 }

@@ -3,13 +3,15 @@
 protocol, so a test or the demo can tell "a SPICE session is possible" from
 "refused" without a display.
 
-    spice_link.py [--timeout S] [--hold] [--json] HOST [PORT]
+    spice_link.py [--timeout S] [--hold] [--json] [--password-file F] HOST [PORT]
 
 It sends the client link message (magic "REDQ", protocol 2.2, main channel),
 checks the server's link reply (magic, version, error code, 162-byte RSA
 public key), selects SPICE ticket authentication, sends the empty ticket
 encrypted with RSA-OAEP-SHA1 (spice-server asks for one even with
-disable-ticketing), reads the 4-byte link result and then the main channel's
+disable-ticketing), or with --password-file the SPICE ticket read from F
+("-": stdin; never on the command line, where every uid can read it), reads
+the 4-byte link result and then the main channel's
 first message, SPICE_MSG_MAIN_INIT, whose session id it reports.
 
 Prints one line per event; with --json one JSON object per line:
@@ -225,9 +227,11 @@ class MainChannel:
             self.send(SPICE_MSGC_PONG, payload[:12])
 
 
-def link(host, port=5930, timeout=3.0):
-    '''Connects and links the main channel. Returns a LinkResult; when
-    linked, result.sock and result.channel are the live main channel.'''
+def link(host, port=5930, timeout=3.0, password=b''):
+    '''Connects and links the main channel with the ticket password (bytes;
+    empty for a server without one). Returns a LinkResult; when linked,
+    result.sock and result.channel are the live main channel. A wrong
+    ticket is "link-error:7" (permission denied).'''
     start = time.monotonic()
     deadline = start + timeout
     family = socket.AF_INET6 if ':' in host else socket.AF_INET
@@ -242,7 +246,7 @@ def link(host, port=5930, timeout=3.0):
             return LinkResult(f'link-error:{error}', detail=LINK_ERRORS.get(error, ''))
         if _has_cap(server_caps, CAP_PROTOCOL_AUTH_SELECTION):
             sock.sendall(struct.pack('<I', CAP_AUTH_SPICE))
-        sock.sendall(encrypt_ticket(pub_key))
+        sock.sendall(encrypt_ticket(pub_key, password))
         result = struct.unpack('<I', _recv_exact(sock, 4, deadline))[0]
         if result != SPICE_LINK_ERR_OK:
             sock.close()
@@ -310,12 +314,20 @@ def main():
     ap.add_argument('--hold', action='store_true',
                     help='after linking, keep the connection until it ends')
     ap.add_argument('--json', action='store_true', help='one JSON object per line')
+    ap.add_argument('--password-file', metavar='F',
+                    help='read the SPICE ticket from F ("-": stdin), its first line')
     args = ap.parse_args()
+    password = b''
+    if args.password_file == '-':
+        password = sys.stdin.buffer.readline().rstrip(b'\r\n')
+    elif args.password_file:
+        with open(args.password_file, 'rb') as f:
+            password = f.readline().rstrip(b'\r\n')
 
     def say(d):
         print(json.dumps(d) if args.json else describe(d), flush=True)
 
-    res = link(args.host, args.port, args.timeout)
+    res = link(args.host, args.port, args.timeout, password)
     say(res.as_dict())
     if not res.linked:
         return 1 if res.result == 'refused' else 2

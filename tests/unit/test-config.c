@@ -4,6 +4,7 @@
 
 #include "sg-config.h"
 #include "sg-error.h"
+#include "sg-qkeycode.h"
 
 static SgConfig *
 load_ok (const char *text)
@@ -134,6 +135,37 @@ static const BadCase bad_cases[] = {
   { "[Gate]\nColour=red\n", "test.conf:2:", "[Gate] has no key 'Colour'" },
   { "[Agent]\nViewerCommand=remote-viewer 'spice\n", "test.conf:2:", "is not a command line" },
   { "[Agent]\nViewer=x\n", "test.conf:2:", "[Agent] has no key 'Viewer'" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=run/vm.qmp\n",
+    "test.conf:3:", "[Seat seat0] QMPSocket: 'run/vm.qmp' is not an absolute path" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/vm\x01.qmp\n",
+    "test.conf:3:", "[Seat seat0] QMPSocket: the path holds a control character" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaa.qmp\n",
+    "test.conf:3:", "QMPSocket: the path is 108 bytes; a unix socket path is at most 107" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\n[Seat seat1]\nPorts=5931\n"
+    "QMPSocket=/run/a.qmp\n",
+    "test.conf:6:", "[Seat seat1] QMPSocket: /run/a.qmp is [Seat seat0]'s VM socket too" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a\nQMPSocket=/run/b\n",
+    "test.conf:4:", "QMPSocket is set twice" },
+  { "[Seat seat0]\nPorts=5930\nLockKeys=meta_l+l\n", "test.conf:3:",
+    "[Seat seat0] LockKeys: the keys go to the seat's VM, and the seat has no VM binding: set "
+    "QMPSocket=" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=super+l\n",
+    "test.conf:4:", "[Seat seat0] LockKeys: 'super' is not a QEMU key name" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=L\n",
+    "test.conf:4:", "'L' is not a QEMU key name" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=ctrl++l\n",
+    "test.conf:4:", "'ctrl++l' has an empty key name" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=ctrl+alt+ctrl\n",
+    "test.conf:4:", "'ctrl' is named twice" },
+  { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=a+b+c+d+e+f+g+h+i\n",
+    "test.conf:4:", "9 keys; a combination is at most 8" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=win11\n", "test.conf:3:",
+    "[Seat seat0] LibvirtDomain: this seatgate version has no libvirt binding yet: give the VM a "
+    "QMP socket of its own and set QMPSocket=" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtURI=qemu:///system\n",
+    "test.conf:3:", "[Seat seat0] LibvirtURI: this seatgate version has no libvirt binding yet" },
   { "[Seat seat0]\nPorts=5930\n\xff\xfe\n", "test.conf:3:", "not UTF-8" },
 };
 
@@ -331,6 +363,97 @@ test_dropins_apply_in_byte_order_and_say_where_from (void)
 }
 
 static void
+test_vm_binding (void)
+{
+  g_autoptr (SgConfig) config = load_ok ("[Seat seat0]\n"
+                                         "Ports=5930\n"
+                                         "QMPSocket=/run/seatgate-vm/seat0.qmp\n"
+                                         "LockKeys= meta_l + l \n"
+                                         "[Seat seat1]\n"
+                                         "Ports=5931\n"
+                                         "QMPSocket=/run/seatgate-vm/seat1.qmp\n"
+                                         "LockKeys=ctrl+alt+delete+shift+shift_r+alt_r+ctrl_r+"
+                                         "kp_0\n"
+                                         "[Seat seat2]\n"
+                                         "Ports=5932\n"
+                                         "QMPSocket=/run/seatgate-vm/seat2.qmp\n"
+                                         "LockKeys=\n"
+                                         "[Seat seat3]\n"
+                                         "Ports=5933\n");
+  const SgSeatConfig *s0 = sg_config_find_seat (config, "seat0");
+  const SgSeatConfig *s1 = sg_config_find_seat (config, "seat1");
+  const SgSeatConfig *s2 = sg_config_find_seat (config, "seat2");
+  const SgSeatConfig *s3 = sg_config_find_seat (config, "seat3");
+
+  g_assert_cmpstr (s0->qmp_socket, ==, "/run/seatgate-vm/seat0.qmp");
+  g_assert_cmpuint (s0->qmp_socket_origin.line, ==, 3);
+  g_assert_cmpuint (g_strv_length (s0->lock_keys), ==, 2);
+  g_assert_cmpstr (s0->lock_keys[0], ==, "meta_l");
+  g_assert_cmpstr (s0->lock_keys[1], ==, "l");
+  g_assert_cmpuint (s0->lock_keys_origin.line, ==, 4);
+  g_assert_cmpuint (g_strv_length (s1->lock_keys), ==, 8);
+  g_assert_cmpstr (s1->lock_keys[7], ==, "kp_0");
+  g_assert_nonnull (s2->qmp_socket);
+  g_assert_null (s2->lock_keys);
+  g_assert_cmpuint (s2->lock_keys_origin.line, ==, 12);
+  g_assert_null (s3->qmp_socket);
+  g_assert_null (s3->lock_keys);
+  g_assert_cmpuint (s3->qmp_socket_origin.line, ==, 0);
+}
+
+static void
+test_qkeycodes_are_qemu_7_2s (void)
+{
+  g_assert_cmpuint (sg_qkeycode_count (), ==, 150);
+  g_assert_true (sg_qkeycode_is_valid ("meta_l"));
+  g_assert_true (sg_qkeycode_is_valid ("lang2"));
+  g_assert_true (sg_qkeycode_is_valid ("katakanahiragana"));
+  /* 8.0's additions and look-alikes are not 7.2's names. */
+  g_assert_false (sg_qkeycode_is_valid ("f13"));
+  g_assert_false (sg_qkeycode_is_valid ("super_l"));
+  g_assert_false (sg_qkeycode_is_valid ("META_L"));
+  g_assert_false (sg_qkeycode_is_valid (""));
+}
+
+static void
+test_dropin_replaces_the_vm_binding (void)
+{
+  g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\nQMPSocket=/run/old.qmp\n"
+                                 "LockKeys=meta_l+l\n[Seat seat1]\nPorts=5931\n"
+                                 "QMPSocket=/run/seat1.qmp\n");
+  g_autofree char *vm = tree_dropin (t, "10-vm.conf", "[Seat seat0]\nQMPSocket=/run/new.qmp\n");
+  g_autofree char *off = tree_dropin (t, "20-off.conf", "[Seat seat1]\nQMPSocket=\n");
+  g_autoptr (SgConfig) config = load_tree_ok (t);
+  const SgSeatConfig *s0 = sg_config_find_seat (config, "seat0");
+  const SgSeatConfig *s1 = sg_config_find_seat (config, "seat1");
+
+  g_assert_cmpstr (s0->qmp_socket, ==, "/run/new.qmp");
+  g_assert_cmpstr (s0->qmp_socket_origin.file, ==, vm);
+  g_assert_cmpuint (s0->qmp_socket_origin.line, ==, 2);
+  /* A key the drop-in does not set stays as the main file says. */
+  g_assert_cmpstr (s0->lock_keys[0], ==, "meta_l");
+  g_assert_cmpstr (s0->lock_keys_origin.file, ==, t->main);
+  g_assert_null (s1->qmp_socket);
+  g_assert_cmpstr (s1->qmp_socket_origin.file, ==, off);
+}
+
+static void
+test_dropin_unbinding_a_seat_with_lock_keys_fails (void)
+{
+  g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\n"
+                                 "LockKeys=meta_l+l\n");
+  g_autofree char *off = tree_dropin (t, "20-off.conf", "[Seat seat0]\nQMPSocket=\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgConfig) config = sg_config_load_file (t->main, &error);
+  g_autofree char *want = g_strdup_printf ("%s:4: [Seat seat0] LockKeys:", t->main);
+
+  g_assert_null (config);
+  g_assert_error (error, SG_ERROR, SG_ERROR_INVALID_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, want));
+  g_assert_nonnull (strstr (error->message, "set QMPSocket="));
+}
+
+static void
 test_dropin_viewer_last_name_wins (void)
 {
   g_autoptr (Tree) t = tree_new ("[Seat seat0]\nPorts=5930\n[Agent]\nViewerCommand=main\n");
@@ -486,6 +609,11 @@ main (int argc, char **argv)
   g_test_add_func ("/config/files", test_files);
   g_test_add_func ("/config/dropins/apply-in-byte-order-and-say-where-from",
                    test_dropins_apply_in_byte_order_and_say_where_from);
+  g_test_add_func ("/config/vm-binding", test_vm_binding);
+  g_test_add_func ("/config/qkeycodes-are-qemu-7-2s", test_qkeycodes_are_qemu_7_2s);
+  g_test_add_func ("/config/dropins/replace-the-vm-binding", test_dropin_replaces_the_vm_binding);
+  g_test_add_func ("/config/dropins/unbinding-a-seat-with-lock-keys-fails",
+                   test_dropin_unbinding_a_seat_with_lock_keys_fails);
   g_test_add_func ("/config/dropins/viewer-last-name-wins", test_dropin_viewer_last_name_wins);
   g_test_add_func ("/config/dropins/may-move-a-port-between-seats",
                    test_dropin_may_move_a_port_between_seats);
