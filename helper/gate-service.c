@@ -7,6 +7,7 @@
 #include "grant-registry.h"
 #include "log.h"
 #include "seat-monitor.h"
+#include "seat-vms.h"
 #include "sg-arrays.h"
 #include "sg-build-config.h"
 #include "sg-error.h"
@@ -36,6 +37,8 @@ struct _SgGateService
   SgCallThrottle *throttle; /* logind reads and polkit checks made for callers */
   SgLogindFiles *files;     /* logind's session files: logouts that send no signal */
   GError *files_error;      /* why they are not watched: then nothing is granted */
+  SgSeatVms *vms;           /* the seats' VMs: a ticket per grant, a lock per revoke */
+  gboolean stopping;        /* shutdown began: nothing more is granted */
 };
 
 /* logind reads and polkit checks made for callers on their way at once (see
@@ -48,7 +51,27 @@ typedef struct
   SgGateService *service;
   GDBusMethodInvocation *invocation;
   SgGrantCheck *check;
+  GPtrArray *allowed;  /* the check's answer, while the VMs' tickets are set */
+  guint tickets_out;   /* the VMs' new tickets still being set */
+  GHashTable *tickets; /* seat -> Ticket*: set (or failed) for this call */
 } GrantCall;
+
+/* A VM's new ticket for one seat of a Grant() call, or why there is none. */
+typedef struct
+{
+  char *ticket;
+  guint64 serial;
+  char *failure;
+  gboolean used; /* the grant it was set for was made */
+} Ticket;
+
+static void
+ticket_free (Ticket *ticket)
+{
+  sg_vm_console_ticket_free (ticket->ticket);
+  g_free (ticket->failure);
+  g_free (ticket);
+}
 
 static void
 grant_call_free (GrantCall *call)
@@ -57,6 +80,7 @@ grant_call_free (GrantCall *call)
   g_ptr_array_remove (call->service->parked, call);
   g_object_unref (call->invocation);
   sg_grant_check_free (call->check);
+  g_clear_pointer (&call->tickets, g_hash_table_unref);
   g_free (call);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GrantCall, grant_call_free)
@@ -204,6 +228,8 @@ revoke_seat (SgGateService *service, const char *seat_name, const char *reason)
   sg_log_event (G_LOG_LEVEL_MESSAGE, "revoke", grant->uid, grant->seat, grant->session_id, reason,
                 "Revoked uid %u on %s (ports %s, session %s): %s; %u connection(s) closed",
                 grant->uid, grant->seat, ports, grant->session_id, reason, n_destroyed);
+  /* After the firewall: the VM's own lock is a second wall, not the gate. */
+  sg_seat_vms_lock (service->vms, grant->seat, TRUE);
   sg_gate1_emit_revoked (service->skeleton, grant->seat, grant->uid, reason);
   publish_grants (service);
   sg_log_batch_time ("revoke", grant->uid, grant->seat, 1, batch_ns);
@@ -221,6 +247,126 @@ revoke_all (SgGateService *service, const char *reason)
 {
   g_autoptr (GPtrArray) seats = sg_grant_registry_seats (service->registry);
   revoke_seats (service, seats, reason);
+}
+
+/* ---- the seats' VMs ---- */
+
+typedef struct
+{
+  SgGateService *service;
+  char *seat;
+} Renewal;
+
+static void
+ticket_renewed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Renewal *renewal = data;
+  g_autoptr (GError) error = NULL;
+  guint64 serial = 0;
+  char *ticket = sg_seat_vms_new_ticket_finish (NULL, result, &serial, &error);
+
+  if (ticket == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    ; /* the service is going away: it may be gone */
+  else
+    {
+      SgGateService *service = renewal->service;
+      SgGrant *grant = sg_grant_registry_lookup (service->registry, renewal->seat);
+
+      if (ticket == NULL)
+        sg_log_event (G_LOG_LEVEL_WARNING, "ticket-failed", grant ? grant->uid : SG_NO_UID,
+                      renewal->seat, grant ? grant->session_id : NULL, NULL,
+                      "Could not give %s's VM a new ticket (%s): %s; its console cannot be "
+                      "opened until it can",
+                      renewal->seat, sg_seat_vms_describe (service->vms, renewal->seat),
+                      error->message);
+      /* A later ticket or lock has replaced this one in the VM. */
+      else if (grant != NULL && sg_seat_vms_is_latest (service->vms, renewal->seat, serial))
+        sg_grant_set_ticket (grant, g_steal_pointer (&ticket));
+    }
+  sg_vm_console_ticket_free (ticket);
+  g_free (renewal->seat);
+  g_free (renewal);
+}
+
+/* Puts @seat's VM in the state its grant calls for, after its password
+ * changed without the grant knowing: a fresh ticket for the holder, or the
+ * lock when nobody holds the seat. */
+static void
+restore_console (SgGateService *service, const char *seat)
+{
+  SgGrant *grant = sg_grant_registry_lookup (service->registry, seat);
+  Renewal *renewal;
+
+  if (!sg_seat_vms_is_bound (service->vms, seat))
+    return;
+  if (grant == NULL || service->stopping)
+    {
+      sg_seat_vms_lock (service->vms, seat, FALSE);
+      return;
+    }
+  sg_grant_set_ticket (grant, NULL);
+  renewal = g_new0 (Renewal, 1);
+  renewal->service = service;
+  renewal->seat = g_strdup (seat);
+  sg_seat_vms_new_ticket_async (service->vms, seat, service->cancellable, ticket_renewed, renewal);
+}
+
+static void
+on_vm_reachable (const char *seat, gpointer data)
+{
+  SgGateService *service = data;
+
+  sg_log_event (G_LOG_LEVEL_MESSAGE, "vm-reachable", SG_NO_UID, seat, NULL, NULL,
+                "%s's VM can be reached (%s); it is told who holds the seat", seat,
+                sg_seat_vms_describe (service->vms, seat));
+  restore_console (service, seat);
+}
+
+/* An audit record: the uid is the one the firewall let in at that moment. */
+static void
+on_vm_client (const char *seat, SgVmClientEvent event, const char *address, gpointer data)
+{
+  SgGateService *service = data;
+  SgGrant *grant = sg_grant_registry_lookup (service->registry, seat);
+  guint32 uid = grant != NULL ? grant->uid : SG_NO_UID;
+  const char *what = sg_vm_client_event_to_string (event);
+  g_autofree char *holder = grant != NULL ? g_strdup_printf ("uid %u holds the seat", uid)
+                                          : g_strdup ("nobody holds the seat");
+
+  sg_log_event (G_LOG_LEVEL_MESSAGE, "console-client", uid, seat,
+                grant != NULL ? grant->session_id : NULL, what, "%s's VM: SPICE client %s %s (%s)",
+                seat, address, what, holder);
+  sg_gate1_emit_console_client (service->skeleton, seat, uid, what, address);
+}
+
+/* Whether Grant() must give @seat's VM a new ticket before the firewall
+ * opens: a holder's second connection shares the grant's ticket. */
+static gboolean
+needs_ticket (SgGateService *service, const char *seat, guint32 uid, const char *session_id)
+{
+  SgGrant *current = sg_grant_registry_lookup (service->registry, seat);
+
+  if (!sg_seat_vms_is_bound (service->vms, seat))
+    return FALSE;
+  return current == NULL || current->uid != uid || !g_str_equal (current->session_id, session_id)
+         || current->ticket == NULL;
+}
+
+/* The VMs whose tickets a call set but could not use hold a password nobody
+ * was told: each is put back to what its seat's grant calls for. */
+static void
+restore_unused_tickets (GrantCall *call)
+{
+  GHashTableIter iter;
+  const char *seat;
+  Ticket *ticket;
+
+  if (call->tickets == NULL || call->service->stopping)
+    return;
+  g_hash_table_iter_init (&iter, call->tickets);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &seat, (gpointer *) &ticket))
+    if (!ticket->used && ticket->ticket != NULL)
+      restore_console (call->service, seat);
 }
 
 /* ---- logind's events ---- */
@@ -389,6 +535,14 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
   guint64 batch_ns = 0;
   const char *granted_seat = NULL;
   gboolean kernel_failed = FALSE;
+  gboolean vm_failed = FALSE;
+
+  if (service->stopping)
+    {
+      refuse_grant (call, uid, SG_ERROR_FAILED, "grant-failed",
+                    "not granted: seatgate is stopping; ask again when it is back");
+      return;
+    }
 
   for (guint i = 0; i < allowed->len; i++)
     {
@@ -414,6 +568,18 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
       if (file_flaw != NULL)
         {
           g_string_append_printf (why_not, "%s%s", why_not->len > 0 ? "; " : "", file_flaw);
+          continue;
+        }
+      Ticket *ticket
+          = call->tickets != NULL ? g_hash_table_lookup (call->tickets, seat->name) : NULL;
+      if (ticket != NULL && ticket->ticket == NULL)
+        {
+          /* The VM would refuse the holder, or keep the last ticket: the
+           * port stays closed. */
+          g_string_append_printf (why_not, "%s%s's VM (%s) could not be given a new ticket: %s",
+                                  why_not->len > 0 ? "; " : "", seat->name,
+                                  sg_seat_vms_describe (service->vms, seat->name), ticket->failure);
+          vm_failed = TRUE;
           continue;
         }
       if (current != NULL && (current->uid != uid || !g_str_equal (current->session_id, info->id)))
@@ -444,12 +610,22 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
                         ports, info->id, sender);
           sg_gate1_emit_granted (service->skeleton, seat->name, uid);
         }
+      if (ticket != NULL)
+        {
+          SgGrant *grant = sg_grant_registry_lookup (service->registry, seat->name);
+          ticket->used = TRUE;
+          if (sg_seat_vms_is_latest (service->vms, seat->name, ticket->serial))
+            sg_grant_set_ticket (grant, g_steal_pointer (&ticket->ticket));
+          else /* a revoke above, or another call, changed the VM's password since */
+            restore_console (service, seat->name);
+        }
     }
+  restore_unused_tickets (call);
 
   if (n_granted == 0)
     {
       g_autofree char *message = g_strdup_printf ("uid %u was not granted: %s", uid, why_not->str);
-      if (kernel_failed)
+      if (kernel_failed || vm_failed)
         refuse_grant (call, uid, SG_ERROR_FAILED, "grant-failed", message);
       else
         refuse_grant (call, uid, SG_ERROR_NOT_SEAT_OWNER, "refuse-not-owner", message);
@@ -458,6 +634,81 @@ commit_grant (GrantCall *call, guint32 uid, GPtrArray *allowed)
   publish_grants (service);
   sg_gate1_complete_grant (service->skeleton, call->invocation);
   sg_log_batch_time ("grant", uid, n_granted == 1 ? granted_seat : NULL, n_granted, batch_ns);
+}
+
+typedef struct
+{
+  GrantCall *call;
+  char *seat;
+} TicketAsk;
+
+static void finish_grant (GrantCall *call);
+
+static void
+ticket_answered (GObject *source, GAsyncResult *result, gpointer data)
+{
+  TicketAsk *ask = data;
+  GrantCall *call = ask->call;
+  g_autoptr (GError) error = NULL;
+  Ticket *ticket = g_new0 (Ticket, 1);
+
+  ticket->ticket = sg_seat_vms_new_ticket_finish (NULL, result, &ticket->serial, &error);
+  if (ticket->ticket == NULL)
+    ticket->failure = g_strdup (error->message);
+  g_hash_table_insert (call->tickets, g_steal_pointer (&ask->seat), ticket);
+  g_free (ask);
+  if (--call->tickets_out == 0)
+    finish_grant (call);
+}
+
+/* Asks the VM of every allowed seat that needs one for a new ticket, before
+ * anything opens; FALSE when no seat needs one. */
+static gboolean
+ask_tickets (GrantCall *call, guint32 uid, GPtrArray *allowed)
+{
+  SgGateService *service = call->service;
+
+  call->allowed = allowed;
+  for (guint i = 0; i < allowed->len; i++)
+    {
+      SgLogindSession *info = allowed->pdata[i];
+      TicketAsk *ask;
+
+      if (!needs_ticket (service, info->seat, uid, info->id))
+        continue;
+      if (call->tickets == NULL)
+        call->tickets
+            = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ticket_free);
+      ask = g_new0 (TicketAsk, 1);
+      ask->call = call;
+      ask->seat = g_strdup (info->seat);
+      call->tickets_out++;
+      sg_seat_vms_new_ticket_async (service->vms, info->seat, service->cancellable, ticket_answered,
+                                    ask);
+    }
+  return call->tickets_out > 0;
+}
+
+/* The VMs answered: the call commits, unless it was abandoned meanwhile or
+ * the helper is going away. */
+static void
+finish_grant (GrantCall *owned)
+{
+  g_autoptr (GrantCall) call = owned;
+  const char *abandoned = sg_grant_check_get_abandoned (call->check);
+
+  if (g_cancellable_is_cancelled (call->service->cancellable))
+    g_dbus_method_invocation_return_error_literal (call->invocation, SG_ERROR, SG_ERROR_FAILED,
+                                                   "not granted: seatgate is stopping");
+  else if (abandoned != NULL)
+    {
+      restore_unused_tickets (call);
+      g_dbus_method_invocation_return_error (call->invocation, SG_ERROR, SG_ERROR_FAILED,
+                                             "not granted: %s while seatgate was checking",
+                                             abandoned);
+    }
+  else
+    commit_grant (call, sg_grant_check_get_uid (call->check), call->allowed);
 }
 
 /* Every answer of logind, polkit and the bus daemon is in. The invocation is
@@ -485,6 +736,8 @@ grant_checked (SgGrantCheck *check, gpointer data)
     refuse_grant (call, uid, error->code,
                   error->code == SG_ERROR_NOT_SEAT_OWNER ? "refuse-not-owner" : "refuse-polkit",
                   error->message);
+  else if (ask_tickets (call, uid, allowed))
+    g_steal_pointer (&call); /* finish_grant ends it */
   else
     commit_grant (call, uid, allowed);
 }
@@ -596,6 +849,18 @@ handle_open_console (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpoin
   SgGrant *grant = sg_grant_registry_lookup (service->registry, held->pdata[0]);
   guint16 port = sg_array_ports (seat_config (service, grant->seat)->ports)[0];
   g_autofree char *uri = g_strdup_printf ("spice://%s:%u", SG_CONSOLE_HOST, port);
+
+  if (sg_seat_vms_is_bound (service->vms, grant->seat) && grant->ticket == NULL)
+    {
+      /* Without it the VM would refuse the viewer: say so instead. */
+      g_dbus_method_invocation_return_error (
+          invocation, SG_ERROR, SG_ERROR_FAILED,
+          "%s's VM (%s) has no ticket for this grant right now: its password is being renewed, "
+          "or the VM cannot be reached. Try again in a moment; if it lasts, an administrator "
+          "can look with seatgatectl doctor",
+          grant->seat, sg_seat_vms_describe (service->vms, grant->seat));
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
 
   g_variant_builder_init (&console, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&console, "{sv}", "seat", g_variant_new_string (grant->seat));
@@ -741,6 +1006,10 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
     .logind_vanished = on_logind_vanished,
     .ready = on_monitor_ready,
   };
+  static const SgSeatVmsEvents vm_events = {
+    .client = on_vm_client,
+    .reachable = on_vm_reachable,
+  };
 
   service->bus = g_object_ref (bus);
   service->config = config;
@@ -772,6 +1041,12 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (service->skeleton), bus,
                                          SG_OBJECT_PATH, error))
     return NULL;
+  service->vms = sg_seat_vms_new (config, &vm_events, service, error);
+  if (service->vms == NULL)
+    return NULL;
+  /* Locked until a grant, whatever password the VM started with. */
+  for (guint i = 0; i < config->seats->len; i++)
+    sg_seat_vms_lock (service->vms, ((SgSeatConfig *) config->seats->pdata[i])->name, FALSE);
   service->monitor = sg_seat_monitor_new (bus, config, &events, service);
   watch_session_files (service);
   return g_steal_pointer (&service);
@@ -780,7 +1055,10 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
 void
 sg_gate_service_shutdown (SgGateService *service)
 {
+  service->stopping = TRUE;
   revoke_all (service, SG_REVOKE_SHUTDOWN);
+  /* The VMs stay locked while the helper is gone. */
+  sg_seat_vms_lock_all_and_wait (service->vms);
 }
 
 void
@@ -788,7 +1066,10 @@ sg_gate_service_free (SgGateService *service)
 {
   if (service == NULL)
     return;
+  service->stopping = TRUE;
   g_cancellable_cancel (service->cancellable);
+  /* First: its cancelled operations may finish inside, with the rest intact. */
+  g_clear_pointer (&service->vms, sg_seat_vms_free);
   g_clear_pointer (&service->monitor, sg_seat_monitor_free);
   g_clear_pointer (&service->files, sg_logind_files_free);
   g_clear_error (&service->files_error);

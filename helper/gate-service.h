@@ -25,7 +25,9 @@ SgGateService *sg_gate_service_new (GDBusConnection *bus, const SgConfig *config
  * (@what says how), and closes connections that are not granted. */
 void sg_gate_service_restore_table (SgGateService *service, const char *what);
 
-/* Ends every grant with reason "shutdown". */
+/* Ends every grant with reason "shutdown", then locks every seat's VM and
+ * waits (a few seconds at most) until each has answered. Nothing is granted
+ * after it. */
 void sg_gate_service_shutdown (SgGateService *service);
 
 void sg_gate_service_free (SgGateService *service);

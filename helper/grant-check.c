@@ -493,7 +493,10 @@ sg_grant_check_abandon (SgGrantCheck *check, const char *why)
   if (check->abandoned != NULL)
     return;
   check->abandoned = why;
-  maybe_done (check);
+  /* After done the check only remembers it, for the step that follows (the
+   * VMs' tickets). */
+  if (check->done != NULL)
+    maybe_done (check);
 }
 
 const char *

@@ -40,7 +40,8 @@ SgGrantCheck *sg_grant_check_start (const SgGrantCheckEnv *env, const char *send
 void sg_grant_check_read_seats (SgGrantCheck *check);
 
 /* The caller left or released: no more calls go out, and done comes once the
- * ones under way are back. @why says what happened, for the reply. */
+ * ones under way are back. @why (a static string) says what happened, for the
+ * reply. After done, the check only records it (get_abandoned). */
 void sg_grant_check_abandon (SgGrantCheck *check, const char *why);
 
 const char *sg_grant_check_get_sender (SgGrantCheck *check);

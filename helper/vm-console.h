@@ -54,8 +54,7 @@ void sg_vm_console_new_ticket_async (SgVmConsole *console, GCancellable *cancell
                                      GAsyncReadyCallback callback, gpointer user_data);
 /* The ticket (a new string: wipe it with sg_vm_console_ticket_free), or NULL
  * with an SG_ERROR_FAILED that names the VM binding and what to do. */
-char *sg_vm_console_new_ticket_finish (SgVmConsole *console, GAsyncResult *result,
-                                       GError **error);
+char *sg_vm_console_new_ticket_finish (SgVmConsole *console, GAsyncResult *result, GError **error);
 
 /* Overwrites and frees a ticket. */
 void sg_vm_console_ticket_free (char *ticket);
