@@ -13,6 +13,7 @@ started seatgate_lab.Lab, inside tests/e2e/sandbox-run.
 
 import json
 import os
+import secrets
 import select
 import shutil
 import subprocess
@@ -82,14 +83,33 @@ class VM:
     (spice-server binds one socket with IPV6_V6ONLY off), which inside the
     lab's network namespace means 127.0.0.1 and ::1.'''
 
-    def __init__(self, lab, port=seatgate_lab.DEFAULT_PORT, addr='127.0.0.1', uid=VM_UID, name=VM_NAME):
+    def __init__(self, lab, port=seatgate_lab.DEFAULT_PORT, addr='127.0.0.1', uid=VM_UID, name=VM_NAME,
+                 qmp=False):
         self.lab, self.port, self.addr, self.uid, self.name = lab, port, addr, uid, name
         self.proc = None
+        # qmp: started as docs/vm-binding.md says, for a seat's QMPSocket=: a
+        # SPICE password nobody is told (a 0600 secret file, never data=,
+        # which /proc/PID/cmdline shows) and a QMP socket for the helper
+        self.qmp_path = None
+        if qmp:
+            folder = os.path.join(lab.dir, f'{name}-run')
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chown(folder, uid, uid)
+            self.qmp_path = os.path.join(folder, 'qmp.sock')
+            self.secret_path = os.path.join(folder, 'spice.secret')
 
     def command(self):
-        return [QEMU, '-name', self.name, '-machine', 'pc', '-accel', 'tcg', '-m', '64',
-                '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'qxl',
-                '-spice', f'port={self.port},addr={self.addr},disable-ticketing=on']
+        argv = [QEMU, '-name', self.name, '-machine', 'pc', '-accel', 'tcg', '-m', '64',
+                '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'qxl']
+        if self.qmp_path is None:
+            return argv + ['-spice', f'port={self.port},addr={self.addr},disable-ticketing=on']
+        fd = os.open(self.secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, secrets.token_urlsafe(24).encode())
+        os.close(fd)
+        os.chown(self.secret_path, self.uid, self.uid)
+        return argv + ['-object', f'secret,id=sec0,file={self.secret_path}',
+                       '-spice', f'port={self.port},addr={self.addr},password-secret=sec0',
+                       '-qmp', f'unix:{self.qmp_path},server=on,wait=off']
 
     def start(self):
         need_programs(QEMU)
@@ -107,6 +127,8 @@ class VM:
             return any(state == TCP_LISTEN and lport == self.port
                        for state, lport, _r, _u in tcp_sockets(self.port))
         wait_until(listening, timeout, 0.01, f'QEMU to listen on port {self.port}')
+        if self.qmp_path is not None:
+            wait_until(lambda: os.path.exists(self.qmp_path), timeout, 0.01, 'QEMU\'s QMP socket')
         return time.monotonic() - start
 
     def log(self):
@@ -131,13 +153,15 @@ def _env(lab, extra=None):
     return env
 
 
-def spice_link(lab, uid, host, port=seatgate_lab.DEFAULT_PORT, timeout=3.0):
+def spice_link(lab, uid, host, port=seatgate_lab.DEFAULT_PORT, timeout=3.0, password=None):
     '''Runs the headless SPICE client as uid: its result as a dict
-    ({'result': 'linked' | 'refused' | ..., ...}).'''
-    r = subprocess.run(_as_uid(uid, [PYTHON, SPICE_LINK, '--json', '--timeout', str(timeout),
-                                     host, str(port)]),
+    ({'result': 'linked' | 'refused' | 'link-error:7' (a wrong ticket) | ...}).
+    password: the SPICE ticket, handed over on stdin, never in argv.'''
+    ticket = ['--password-file', '-'] if password is not None else []
+    r = subprocess.run(_as_uid(uid, [PYTHON, SPICE_LINK, '--json', '--timeout', str(timeout)]
+                                    + ticket + [host, str(port)]),
                        capture_output=True, text=True, timeout=timeout + 10, env=_env(lab),
-                       stdin=subprocess.DEVNULL, cwd='/')
+                       input=(password + '\n') if password is not None else '', cwd='/')
     lines = r.stdout.strip().splitlines()
     if not lines:
         raise LabError(f'spice_link.py as uid {uid} printed nothing (exit {r.returncode}): {r.stderr}')
@@ -148,14 +172,17 @@ class HeldLink:
     '''spice_link.py --hold as uid: a linked SPICE main channel kept alive
     until the connection ends.'''
 
-    def __init__(self, lab, uid, host, port=seatgate_lab.DEFAULT_PORT, timeout=3.0):
+    def __init__(self, lab, uid, host, port=seatgate_lab.DEFAULT_PORT, timeout=3.0, password=None):
         self.uid, self.host, self.port = uid, host, port
         self.log_path = os.path.join(lab.dir, f'spice-link-hold-{uid}-{len(lab.spawned)}.log')
+        ticket = ['--password-file', '-'] if password is not None else []
         with open(self.log_path, 'wb') as log:
             self.proc = subprocess.Popen(
-                _as_uid(uid, [PYTHON, SPICE_LINK, '--json', '--hold', '--timeout', str(timeout),
-                              host, str(port)]),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=_env(lab), cwd='/')
+                _as_uid(uid, [PYTHON, SPICE_LINK, '--json', '--hold', '--timeout', str(timeout)]
+                        + ticket + [host, str(port)]),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=_env(lab), cwd='/')
+        self.proc.stdin.write((password + '\n').encode() if password is not None else b'')
+        self.proc.stdin.close()
         self.proc.lab_log_path = self.log_path
         lab.spawned.append((os.path.basename(self.log_path)[:-4], self.proc))
         self.first = self._line(timeout + 10)
