@@ -3,7 +3,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "gate.h"
+#include "helper-proxy.h"
 #include "menu.h"
 #include "session.h"
 #include "status.h"
@@ -156,14 +156,17 @@ test_seats_lookup (void)
       g_variant_new_parsed ("[('seat0', [@q 5930, 5931]), ('seat1', @aq [])]"));
   guint16 port = 0;
 
-  g_assert_cmpint (sg_gate_seats_lookup (seats, "seat0", &port), ==, SG_GATE_SEAT_GATED);
+  g_assert_cmpint (sg_helper_proxy_seats_lookup (seats, "seat0", &port), ==, SG_HELPER_SEAT_GATED);
   g_assert_cmpuint (port, ==, 5930);
   /* a seat without ports gates nothing */
-  g_assert_cmpint (sg_gate_seats_lookup (seats, "seat1", &port), ==, SG_GATE_SEAT_NOT_GATED);
-  g_assert_cmpint (sg_gate_seats_lookup (seats, "seat2", &port), ==, SG_GATE_SEAT_NOT_GATED);
-  g_assert_cmpint (sg_gate_seats_lookup (NULL, "seat0", &port), ==, SG_GATE_SEAT_UNKNOWN);
+  g_assert_cmpint (sg_helper_proxy_seats_lookup (seats, "seat1", &port), ==,
+                   SG_HELPER_SEAT_NOT_GATED);
+  g_assert_cmpint (sg_helper_proxy_seats_lookup (seats, "seat2", &port), ==,
+                   SG_HELPER_SEAT_NOT_GATED);
+  g_assert_cmpint (sg_helper_proxy_seats_lookup (NULL, "seat0", &port), ==, SG_HELPER_SEAT_UNKNOWN);
   g_autoptr (GVariant) wrong = g_variant_ref_sink (g_variant_new_string ("seat0"));
-  g_assert_cmpint (sg_gate_seats_lookup (wrong, "seat0", &port), ==, SG_GATE_SEAT_UNKNOWN);
+  g_assert_cmpint (sg_helper_proxy_seats_lookup (wrong, "seat0", &port), ==,
+                   SG_HELPER_SEAT_UNKNOWN);
 }
 
 static void
@@ -207,7 +210,7 @@ main (int argc, char **argv)
   g_test_add_func ("/agent/session/judge", test_session_judge);
   g_test_add_func ("/agent/session/elect", test_session_elect);
   g_test_add_func ("/agent/viewer/expand", test_viewer_expand);
-  g_test_add_func ("/agent/gate/seats-lookup", test_seats_lookup);
+  g_test_add_func ("/agent/helper-proxy/seats-lookup", test_seats_lookup);
   g_test_add_func ("/agent/status/words", test_status_words);
   return g_test_run ();
 }
