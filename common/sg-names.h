@@ -9,6 +9,9 @@
 #define SG_ACTION_GRANT "io.github.seatgate.grant"
 #define SG_ACTION_MANAGE "io.github.seatgate.manage"
 
+/* Where a seat's console is reached: the gated ports are loopback ports. */
+#define SG_CONSOLE_HOST "127.0.0.1"
+
 /* nftables: table "seatgate" in family inet. */
 #define SG_TABLE "seatgate"
 /* Kernels 5.12-6.8 (owner flag, no persist flag): the helper's owned

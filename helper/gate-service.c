@@ -571,6 +571,46 @@ handle_grant (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer dat
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- OpenConsole() ---- */
+
+/* Only a connection that holds a live grant learns how to reach the console,
+ * and the ticket: another connection of the same uid must Grant() first,
+ * which checks logind and polkit again. */
+static gboolean
+handle_open_console (SgGate1 *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  SgGateService *service = data;
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GPtrArray) held = sg_grant_registry_seats_of_holder (service->registry, sender);
+  GVariantBuilder console;
+
+  if (held->len == 0)
+    {
+      g_dbus_method_invocation_return_error_literal (
+          invocation, SG_ERROR, SG_ERROR_NOT_SEAT_OWNER,
+          "This connection holds no grant, so it may not open a VM console: ask for the grant "
+          "first (Grant(), or seatgatectl grant), as the owner of a seat's active local session");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  /* A uid at two seats at once holds both; the first by name answers. */
+  SgGrant *grant = sg_grant_registry_lookup (service->registry, held->pdata[0]);
+  guint16 port = sg_array_ports (seat_config (service, grant->seat)->ports)[0];
+  g_autofree char *uri = g_strdup_printf ("spice://%s:%u", SG_CONSOLE_HOST, port);
+
+  g_variant_builder_init (&console, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&console, "{sv}", "seat", g_variant_new_string (grant->seat));
+  g_variant_builder_add (&console, "{sv}", "uri", g_variant_new_string (uri));
+  g_variant_builder_add (&console, "{sv}", "host", g_variant_new_string (SG_CONSOLE_HOST));
+  g_variant_builder_add (&console, "{sv}", "port", g_variant_new_uint16 (port));
+  if (grant->ticket != NULL)
+    g_variant_builder_add (&console, "{sv}", "password", g_variant_new_string (grant->ticket));
+  sg_log_event (G_LOG_LEVEL_INFO, "open-console", grant->uid, grant->seat, grant->session_id, NULL,
+                "Told %s (uid %u) how to reach %s's console%s", sender, grant->uid, grant->seat,
+                grant->ticket != NULL ? ", with its ticket" : "");
+  sg_gate1_complete_open_console (skeleton, invocation, g_variant_builder_end (&console));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---- Release() and Revoke() ---- */
 
 static gboolean
@@ -720,6 +760,8 @@ sg_gate_service_new (GDBusConnection *bus, const SgConfig *config, SgNftGate *ga
   g_signal_connect (service->skeleton, "handle-grant", G_CALLBACK (handle_grant), service);
   g_signal_connect (service->skeleton, "handle-release", G_CALLBACK (handle_release), service);
   g_signal_connect (service->skeleton, "handle-revoke", G_CALLBACK (handle_revoke), service);
+  g_signal_connect (service->skeleton, "handle-open-console", G_CALLBACK (handle_open_console),
+                    service);
 
   /* Before anything can be granted: a holder's disconnect must never be
    * missed. */

@@ -1,5 +1,7 @@
 #include "grant-registry.h"
 
+#include <string.h>
+
 struct _SgGrantRegistry
 {
   GHashTable *grants; /* seat -> SgGrant* */
@@ -12,10 +14,21 @@ compare_names (gconstpointer a, gconstpointer b)
 }
 
 void
+sg_grant_set_ticket (SgGrant *grant, char *ticket)
+{
+  /* A ticket is a secret: it does not linger in freed memory. */
+  if (grant->ticket != NULL)
+    explicit_bzero (grant->ticket, strlen (grant->ticket));
+  g_free (grant->ticket);
+  grant->ticket = ticket;
+}
+
+void
 sg_grant_free (SgGrant *grant)
 {
   if (grant == NULL)
     return;
+  sg_grant_set_ticket (grant, NULL);
   g_free (grant->seat);
   g_free (grant->session_id);
   g_free (grant->session_path);
@@ -139,6 +152,18 @@ GPtrArray *
 sg_grant_registry_seats_of_uid (SgGrantRegistry *registry, guint32 uid)
 {
   return seats_where (registry, has_uid, &uid);
+}
+
+static gboolean
+has_holder (SgGrant *grant, gconstpointer holder)
+{
+  return g_ptr_array_find_with_equal_func (grant->holders, holder, g_str_equal, NULL);
+}
+
+GPtrArray *
+sg_grant_registry_seats_of_holder (SgGrantRegistry *registry, const char *holder)
+{
+  return seats_where (registry, has_holder, holder);
 }
 
 GPtrArray *

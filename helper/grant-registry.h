@@ -15,6 +15,7 @@ typedef struct
   char *session_id;
   char *session_path;
   GPtrArray *holders; /* unique bus names, each once */
+  char *ticket;       /* the VM's SPICE ticket for this grant, or NULL (no VM binding) */
 } SgGrant;
 
 typedef struct _SgGrantRegistry SgGrantRegistry;
@@ -44,7 +45,11 @@ SgGrant *sg_grant_registry_take (SgGrantRegistry *registry, const char *seat);
  * arrays of seat names). */
 GPtrArray *sg_grant_registry_seats_of_session (SgGrantRegistry *registry, const char *session_path);
 GPtrArray *sg_grant_registry_seats_of_uid (SgGrantRegistry *registry, guint32 uid);
+GPtrArray *sg_grant_registry_seats_of_holder (SgGrantRegistry *registry, const char *holder);
 GPtrArray *sg_grant_registry_seats (SgGrantRegistry *registry);
+
+/* Replaces @grant's ticket with @ticket (taken; may be NULL), wiping the old. */
+void sg_grant_set_ticket (SgGrant *grant, char *ticket);
 
 void sg_grant_free (SgGrant *grant);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgGrant, sg_grant_free)

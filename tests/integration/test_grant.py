@@ -211,3 +211,27 @@ def test_connection_from_outside_the_host_to_a_gated_port_is_dropped(lab, family
         assert stranger.connect(host, 6000) == 'ok', 'the outside host cannot reach an ungated port'
         result = stranger.connect(host, 5930, timeout=0.5)
         assert result in ('refused', 'timeout'), f'outside uid {uid} to [{host}]:5930: {result}'
+
+
+def test_open_console_tells_the_holder_where_its_seats_console_is(lab, helper):
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    reply = alice.call('OpenConsole')
+    assert reply.ok, reply
+    # no VM binding in this lab's config: no ticket to hand out
+    assert reply.value == {'seat': 'seat0', 'uri': 'spice://127.0.0.1:5930', 'host': '127.0.0.1',
+                           'port': 5930}, reply.value
+
+
+def test_open_console_is_refused_to_every_connection_that_holds_no_grant(lab, helper):
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    # her other process, on the bus but without a grant of its own, must ask
+    # for one (logind and polkit are asked again); so must everyone else
+    for actor in (lab.actor(CONSOLE_UID), lab.actor(REMOTE_UID), lab.actor(NOBODY_UID)):
+        reply = actor.call('OpenConsole')
+        assert reply.error == ERR_NOT_SEAT_OWNER, reply
+        assert_says(reply.message, 'This connection holds no grant', 'ask for the grant first')
+    assert alice.release().ok
+    reply = alice.call('OpenConsole')
+    assert reply.error == ERR_NOT_SEAT_OWNER, reply
