@@ -40,6 +40,7 @@ struct _SgAgent
   SgMenu *menu;
   SgTray *tray;
   SgNotify *notify;
+  SgViewer *viewer;
   char **clipboard;
 
   GrantState grant;
@@ -376,16 +377,63 @@ on_viewer_failed (const char *summary, const char *body, gpointer user_data)
     sg_notify_problem (agent->notify, summary, body);
 }
 
+typedef struct
+{
+  SgAgent *agent;
+  guint attempt; /* the grant it was asked under */
+} ConsoleCall;
+
+static void
+on_open_console_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree ConsoleCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgConsole) console
+      = sg_helper_proxy_open_console_finish (call->agent->helper, result, &error);
+
+  if (console == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  SgAgent *agent = call->agent;
+  if (console == NULL)
+    {
+      g_autofree char *why = refusal_text (error);
+
+      g_message ("The helper did not open the VM console: %s", why);
+      if (agent->notify != NULL)
+        sg_notify_problem (agent->notify, _ ("The VM console could not be opened"), why);
+      /* The helper knows best whether we hold the grant: when it says we
+       * do not (a revocation we missed), "yours" is not shown any longer. */
+      if (g_error_matches (error, SG_ERROR, SG_ERROR_NOT_SEAT_OWNER)
+          && call->attempt == agent->attempt && agent->grant == GRANT_HELD)
+        {
+          agent->grant = GRANT_REFUSED;
+          g_free (agent->refusal);
+          agent->refusal = g_steal_pointer (&why);
+          agent_update (agent);
+        }
+      return;
+    }
+  sg_viewer_launch (agent->viewer, console, agent->cancellable, on_viewer_failed, agent);
+}
+
+/* The viewer is given what the helper answers, not what the agent would
+ * guess: the helper knows the seat's port and holds the VM's ticket. */
 static void
 agent_open_console (SgAgent *agent)
 {
+  ConsoleCall *call;
+
   if (agent->shown.kind != SG_STATUS_GRANTED)
     {
       g_message ("Not opening the VM console: %s",
                  agent->shown.reason ? agent->shown.reason : "it is not yours");
       return;
     }
-  sg_viewer_launch (agent->shown.port, agent->cancellable, on_viewer_failed, agent);
+  call = g_new0 (ConsoleCall, 1);
+  call->agent = agent;
+  call->attempt = agent->attempt;
+  sg_helper_proxy_open_console (agent->helper, agent->cancellable, on_open_console_reply, call);
 }
 
 static void
@@ -461,6 +509,7 @@ sg_agent_new (GDBusConnection *system_bus, GDBusConnection *session_bus, gboolea
   agent->user_data = user_data;
   agent->uid = (guint32) getuid ();
   agent->cancellable = g_cancellable_new ();
+  agent->viewer = sg_viewer_new ();
   agent->system_closed_id
       = g_signal_connect (system_bus, "closed", G_CALLBACK (on_bus_closed), agent);
 
@@ -502,6 +551,7 @@ sg_agent_free (SgAgent *agent)
   g_clear_pointer (&agent->tray, sg_tray_free);
   g_clear_pointer (&agent->menu, sg_menu_free);
   g_clear_pointer (&agent->notify, sg_notify_free);
+  g_clear_pointer (&agent->viewer, sg_viewer_free);
   g_clear_pointer (&agent->clipboard, g_strfreev);
   g_clear_signal_handler (&agent->system_closed_id, agent->system_bus);
   if (agent->session_bus != NULL)

@@ -336,6 +336,31 @@ sg_helper_proxy_grant_finish (SgHelperProxy *proxy, GAsyncResult *result, GError
   return reply != NULL;
 }
 
+void
+sg_helper_proxy_open_console (SgHelperProxy *proxy, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_debug ("Asking the helper how to reach the VM console");
+  /* To the owner that granted, as Grant (): a later owner holds no grant
+   * of ours and would refuse anyway. */
+  g_dbus_connection_call (proxy->bus, proxy->owner != NULL ? proxy->owner : SG_BUS_NAME,
+                          SG_OBJECT_PATH, SG_INTERFACE, "OpenConsole", NULL,
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                          cancellable, callback, user_data);
+}
+
+SgConsole *
+sg_helper_proxy_open_console_finish (SgHelperProxy *proxy, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (proxy->bus, result, error);
+  g_autoptr (GVariant) console = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(@a{sv})", &console);
+  return sg_console_from_variant (console, error);
+}
+
 static void
 on_release_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {

@@ -6,6 +6,8 @@
 
 #include <gio/gio.h>
 
+#include "console.h"
+
 G_BEGIN_DECLS
 
 typedef struct _SgHelperProxy SgHelperProxy;
@@ -55,6 +57,15 @@ SgHelperSeat sg_helper_proxy_lookup_seat (const SgHelperProxy *proxy, const char
 void sg_helper_proxy_grant (SgHelperProxy *proxy, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data);
 gboolean sg_helper_proxy_grant_finish (SgHelperProxy *proxy, GAsyncResult *result, GError **error);
+
+/* Calls OpenConsole () on the helper that granted: it answers only the
+ * connection holding the grant, this one. */
+void sg_helper_proxy_open_console (SgHelperProxy *proxy, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+/* The helper's answer, checked (console.h); NULL with the helper's refusal
+ * (SG_ERROR_NOT_SEAT_OWNER, ...) or what is wrong with its answer. */
+SgConsole *sg_helper_proxy_open_console_finish (SgHelperProxy *proxy, GAsyncResult *result,
+                                                GError **error);
 
 /* Calls Release (): gives up a grant we no longer speak for. Nothing is
  * waited for; the helper's answer is only logged. */
