@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "clipboard.h"
-#include "gate.h"
+#include "helper-proxy.h"
 #include "menu.h"
 #include "notify.h"
 #include "session.h"
@@ -36,10 +36,11 @@ struct _SgAgent
   gboolean finished;
 
   SgSession *session;
-  SgGate *gate;
+  SgHelperProxy *helper;
   SgMenu *menu;
   SgTray *tray;
   SgNotify *notify;
+  SgViewer *viewer;
   char **clipboard;
 
   GrantState grant;
@@ -65,7 +66,8 @@ agent_follow_revocations (SgAgent *agent)
 {
   gboolean wanted = agent->grant == GRANT_PENDING || agent->grant == GRANT_HELD;
 
-  sg_gate_follow_revocations (agent->gate, wanted ? sg_session_get_seat (agent->session) : NULL);
+  sg_helper_proxy_follow_revocations (agent->helper,
+                                      wanted ? sg_session_get_seat (agent->session) : NULL);
 }
 
 static void
@@ -141,7 +143,7 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autofree GrantCall *call = user_data;
   g_autoptr (GError) error = NULL;
-  gboolean ok = sg_gate_grant_finish (call->agent->gate, result, &error);
+  gboolean ok = sg_helper_proxy_grant_finish (call->agent->helper, result, &error);
 
   if (!ok && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -156,7 +158,7 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Granted for what we no longer speak for: given back, so that no
        * grant outlives our reason for it. */
       else if (ok && agent->grant != GRANT_HELD)
-        sg_gate_release (agent->gate);
+        sg_helper_proxy_release (agent->helper);
       return;
     }
   if (ok)
@@ -185,7 +187,7 @@ agent_send_grant (SgAgent *agent)
   /* Before the call: the bus takes the match rule first, so no revocation
    * of the grant can slip past. */
   agent_follow_revocations (agent);
-  sg_gate_grant (agent->gate, agent->cancellable, on_grant_reply, call);
+  sg_helper_proxy_grant (agent->helper, agent->cancellable, on_grant_reply, call);
 }
 
 /* One Grant () at a time: on a flapping seat, asks made while one is on its
@@ -218,13 +220,13 @@ agent_decide (SgAgent *agent)
       agent_finish (agent, 0);
       return;
     }
-  if (!sg_gate_is_ready (agent->gate) || state == SG_SESSION_RESOLVING)
+  if (!sg_helper_proxy_is_ready (agent->helper) || state == SG_SESSION_RESOLVING)
     return;
 
   /* A grant is about one helper: a new one knows nothing of it. */
-  if (agent->grant_generation != sg_gate_get_generation (agent->gate))
+  if (agent->grant_generation != sg_helper_proxy_get_generation (agent->helper))
     {
-      agent->grant_generation = sg_gate_get_generation (agent->gate);
+      agent->grant_generation = sg_helper_proxy_get_generation (agent->helper);
       agent->grant = GRANT_NONE;
     }
 
@@ -240,7 +242,7 @@ agent_decide (SgAgent *agent)
         {
           g_message ("Giving the grant up: session %s is no longer ours to speak for",
                      agent->grant_session);
-          sg_gate_release (agent->gate);
+          sg_helper_proxy_release (agent->helper);
         }
       agent->grant = GRANT_NONE;
       g_free (agent->grant_session);
@@ -249,8 +251,8 @@ agent_decide (SgAgent *agent)
 
   /* A helper that said it is stopping is as good as gone: showing "not
    * yours" in between would be one more change for nothing. */
-  if (!sg_gate_is_present (agent->gate)
-      || agent->stopping_generation == sg_gate_get_generation (agent->gate))
+  if (!sg_helper_proxy_is_present (agent->helper)
+      || agent->stopping_generation == sg_helper_proxy_get_generation (agent->helper))
     {
       agent_show (agent, SG_STATUS_UNAVAILABLE, 0, _ ("the seatgate helper is not running"), TRUE);
       return;
@@ -266,17 +268,17 @@ agent_decide (SgAgent *agent)
       agent_show (agent, SG_STATUS_NOT_GRANTED, 0, why_not, state != SG_SESSION_KNOWN);
       return;
     }
-  switch (sg_gate_lookup_seat (agent->gate, seat, &port))
+  switch (sg_helper_proxy_lookup_seat (agent->helper, seat, &port))
     {
-    case SG_GATE_SEAT_NOT_GATED:
+    case SG_HELPER_SEAT_NOT_GATED:
       agent->grant = GRANT_NONE;
       reason = g_strdup_printf (_ ("no VM port is gated on %s"), seat);
       agent_show (agent, SG_STATUS_NOT_GRANTED, 0, reason, TRUE);
       return;
-    case SG_GATE_SEAT_GATED:
+    case SG_HELPER_SEAT_GATED:
       agent->port = port;
       break;
-    case SG_GATE_SEAT_UNKNOWN:
+    case SG_HELPER_SEAT_UNKNOWN:
     default:
       /* The helper is there but its Seats could not be read (its log
        * says why): without knowing our port, "yours" cannot be shown, so
@@ -319,7 +321,7 @@ on_session_changed (SgSession *session, gpointer user_data)
 }
 
 static void
-on_gate_changed (SgGate *gate, gpointer user_data)
+on_helper_changed (SgHelperProxy *helper, gpointer user_data)
 {
   /* Always a new owner (the helper's Seats never changes while it runs):
    * agent_update forgets what the one before granted or refused. */
@@ -343,13 +345,13 @@ revoke_reason_text (const char *reason)
 }
 
 static void
-on_gate_revoked (SgGate *gate, const char *seat, const char *reason, gpointer user_data)
+on_helper_revoked (SgHelperProxy *helper, const char *seat, const char *reason, gpointer user_data)
 {
   SgAgent *agent = user_data;
 
   if (g_str_equal (reason, SG_REVOKE_SHUTDOWN))
     {
-      agent->stopping_generation = sg_gate_get_generation (gate);
+      agent->stopping_generation = sg_helper_proxy_get_generation (helper);
       agent->grant = GRANT_NONE;
       agent_update (agent);
       return;
@@ -375,16 +377,63 @@ on_viewer_failed (const char *summary, const char *body, gpointer user_data)
     sg_notify_problem (agent->notify, summary, body);
 }
 
+typedef struct
+{
+  SgAgent *agent;
+  guint attempt; /* the grant it was asked under */
+} ConsoleCall;
+
+static void
+on_open_console_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree ConsoleCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SgConsole) console
+      = sg_helper_proxy_open_console_finish (call->agent->helper, result, &error);
+
+  if (console == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  SgAgent *agent = call->agent;
+  if (console == NULL)
+    {
+      g_autofree char *why = refusal_text (error);
+
+      g_message ("The helper did not open the VM console: %s", why);
+      if (agent->notify != NULL)
+        sg_notify_problem (agent->notify, _ ("The VM console could not be opened"), why);
+      /* The helper knows best whether we hold the grant: when it says we
+       * do not (a revocation we missed), "yours" is not shown any longer. */
+      if (g_error_matches (error, SG_ERROR, SG_ERROR_NOT_SEAT_OWNER)
+          && call->attempt == agent->attempt && agent->grant == GRANT_HELD)
+        {
+          agent->grant = GRANT_REFUSED;
+          g_free (agent->refusal);
+          agent->refusal = g_steal_pointer (&why);
+          agent_update (agent);
+        }
+      return;
+    }
+  sg_viewer_launch (agent->viewer, console, agent->cancellable, on_viewer_failed, agent);
+}
+
+/* The viewer is given what the helper answers, not what the agent would
+ * guess: the helper knows the seat's port and holds the VM's ticket. */
 static void
 agent_open_console (SgAgent *agent)
 {
+  ConsoleCall *call;
+
   if (agent->shown.kind != SG_STATUS_GRANTED)
     {
       g_message ("Not opening the VM console: %s",
                  agent->shown.reason ? agent->shown.reason : "it is not yours");
       return;
     }
-  sg_viewer_launch (agent->shown.port, agent->cancellable, on_viewer_failed, agent);
+  call = g_new0 (ConsoleCall, 1);
+  call->agent = agent;
+  call->attempt = agent->attempt;
+  sg_helper_proxy_open_console (agent->helper, agent->cancellable, on_open_console_reply, call);
 }
 
 static void
@@ -445,7 +494,7 @@ on_bus_closed (GDBusConnection *bus, gboolean remote_peer_vanished, GError *erro
   agent_finish (agent, system ? 1 : 0);
 }
 
-static const SgGateCallbacks gate_callbacks = { on_gate_changed, on_gate_revoked };
+static const SgHelperProxyCallbacks helper_callbacks = { on_helper_changed, on_helper_revoked };
 static const SgTrayCallbacks tray_callbacks = { on_tray_activate, on_tray_visibility };
 
 SgAgent *
@@ -460,6 +509,7 @@ sg_agent_new (GDBusConnection *system_bus, GDBusConnection *session_bus, gboolea
   agent->user_data = user_data;
   agent->uid = (guint32) getuid ();
   agent->cancellable = g_cancellable_new ();
+  agent->viewer = sg_viewer_new ();
   agent->system_closed_id
       = g_signal_connect (system_bus, "closed", G_CALLBACK (on_bus_closed), agent);
 
@@ -485,7 +535,7 @@ sg_agent_new (GDBusConnection *system_bus, GDBusConnection *session_bus, gboolea
         }
     }
 
-  agent->gate = sg_gate_new (system_bus, agent->uid, &gate_callbacks, agent);
+  agent->helper = sg_helper_proxy_new (system_bus, agent->uid, &helper_callbacks, agent);
   agent->session = sg_session_new (system_bus, agent->uid, on_session_changed, agent);
   return agent;
 }
@@ -497,10 +547,11 @@ sg_agent_free (SgAgent *agent)
     return;
   g_cancellable_cancel (agent->cancellable);
   g_clear_pointer (&agent->session, sg_session_free);
-  g_clear_pointer (&agent->gate, sg_gate_free);
+  g_clear_pointer (&agent->helper, sg_helper_proxy_free);
   g_clear_pointer (&agent->tray, sg_tray_free);
   g_clear_pointer (&agent->menu, sg_menu_free);
   g_clear_pointer (&agent->notify, sg_notify_free);
+  g_clear_pointer (&agent->viewer, sg_viewer_free);
   g_clear_pointer (&agent->clipboard, g_strfreev);
   g_clear_signal_handler (&agent->system_closed_id, agent->system_bus);
   if (agent->session_bus != NULL)

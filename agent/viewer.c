@@ -2,14 +2,43 @@
 
 #include "sg-build-config.h"
 #include "sg-config.h"
-#include "status.h"
+#include "vv-file.h"
+
+struct _SgViewer
+{
+  GPtrArray *launches; /* Launch: viewers running */
+};
 
 typedef struct
 {
-  SgViewerFailedFunc failed;
+  SgViewer *viewer; /* NULL once the viewer (the agent) is freed */
+  SgViewerReportFunc report;
   gpointer user_data;
   char *program;
+  char *file; /* the connection file, or NULL */
 } Launch;
+
+static void
+launch_free (Launch *launch)
+{
+  g_free (launch->program);
+  g_free (launch->file);
+  g_free (launch);
+}
+
+/* Removes the launch's connection file if the viewer left it there (it
+ * did not read it, or was told to keep it). */
+static void
+launch_remove_file (Launch *launch)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (launch->file == NULL)
+    return;
+  if (!sg_vv_file_remove (launch->file, &error))
+    g_warning ("%s", error->message);
+  g_clear_pointer (&launch->file, g_free);
+}
 
 static char *
 load_user_command (char **problem)
@@ -73,15 +102,18 @@ sg_viewer_get_command (char **problem)
 }
 
 char **
-sg_viewer_expand (const char *command, guint16 port, GError **error)
+sg_viewer_expand (const char *command, const SgViewerValues *values, gboolean *uses_file,
+                  GError **error)
 {
   g_auto (GStrv) argv = NULL;
 
+  if (uses_file != NULL)
+    *uses_file = FALSE;
   if (!g_shell_parse_argv (command, NULL, &argv, error))
     return NULL;
   for (gsize i = 0; argv[i] != NULL; i++)
     {
-      GString *word = g_string_new (NULL);
+      g_autoptr (GString) word = g_string_new (NULL);
 
       for (const char *c = argv[i]; *c; c++)
         {
@@ -93,29 +125,34 @@ sg_viewer_expand (const char *command, guint16 port, GError **error)
           switch (c[1])
             {
             case 'p':
-              g_string_append_printf (word, "%u", port);
+              g_string_append_printf (word, "%u", values->port);
               break;
             case 'h':
-              g_string_append (word, SG_VIEWER_HOST);
+              g_string_append (word, values->host);
               break;
             case 'u':
-              g_string_append_printf (word, "spice://%s:%u", SG_VIEWER_HOST, port);
+              g_string_append (word, values->uri);
+              break;
+            case 'f':
+              if (uses_file != NULL)
+                *uses_file = TRUE;
+              if (values->file != NULL)
+                g_string_append (word, values->file);
               break;
             case '%':
               g_string_append_c (word, '%');
               break;
             default:
-              g_set_error (
-                  error, G_SHELL_ERROR, G_SHELL_ERROR_FAILED,
-                  "'%s': %%%c is not a code; use %%p (port), %%h (host), %%u (URI) or %%%%",
-                  command, c[1] ? c[1] : ' ');
-              g_string_free (word, TRUE);
+              g_set_error (error, G_SHELL_ERROR, G_SHELL_ERROR_FAILED,
+                           "'%s': %%%c is not a code; use %%f (connection file), %%p (port), %%h "
+                           "(host), %%u (URI) or %%%%",
+                           command, c[1] ? c[1] : ' ');
               return NULL;
             }
           c++;
         }
       g_free (argv[i]);
-      argv[i] = g_string_free (word, FALSE);
+      argv[i] = g_string_free (g_steal_pointer (&word), FALSE);
     }
   return g_steal_pointer (&argv);
 }
@@ -127,6 +164,8 @@ on_viewer_exited (GObject *source, GAsyncResult *result, gpointer user_data)
   Launch *launch = user_data;
   g_autoptr (GError) error = NULL;
 
+  /* Whatever the end, the ticket's file goes with the viewer. */
+  launch_remove_file (launch);
   if (!g_subprocess_wait_finish (child, result, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -139,49 +178,127 @@ on_viewer_exited (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *body = g_strdup_printf ("%s exited with status %d.", launch->program,
                                                g_subprocess_get_exit_status (child));
       g_message ("%s", body);
-      launch->failed ("The VM viewer failed", body, launch->user_data);
+      if (launch->viewer != NULL)
+        launch->report ("The VM viewer failed", body, launch->user_data);
     }
   else
     g_debug ("The viewer exited");
+  if (launch->viewer != NULL)
+    g_ptr_array_remove_fast (launch->viewer->launches, launch);
   g_object_unref (child);
-  g_free (launch->program);
-  g_free (launch);
+  launch_free (launch);
+}
+
+SgViewer *
+sg_viewer_new (void)
+{
+  SgViewer *viewer = g_new0 (SgViewer, 1);
+
+  viewer->launches = g_ptr_array_new ();
+  return viewer;
 }
 
 void
-sg_viewer_launch (guint16 port, GCancellable *cancellable, SgViewerFailedFunc failed,
-                  gpointer user_data)
+sg_viewer_free (SgViewer *viewer)
+{
+  if (viewer == NULL)
+    return;
+  /* The viewers may outlive the agent; their tickets' files do not. The
+   * launches themselves are freed when their wait ends. */
+  for (guint i = 0; i < viewer->launches->len; i++)
+    {
+      Launch *launch = viewer->launches->pdata[i];
+      launch_remove_file (launch);
+      launch->viewer = NULL;
+    }
+  g_ptr_array_unref (viewer->launches);
+  g_free (viewer);
+}
+
+static void
+report_not_started (const char *body, SgViewerReportFunc report, gpointer user_data)
+{
+  g_warning ("%s", body);
+  report ("The VM viewer could not start", body, user_data);
+}
+
+void
+sg_viewer_launch (SgViewer *viewer, const SgConsole *console, GCancellable *cancellable,
+                  SgViewerReportFunc report, gpointer user_data)
 {
   g_autofree char *problem = NULL;
   g_autofree char *command = sg_viewer_get_command (&problem);
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) argv = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *title = NULL;
+  SgViewerValues values = { console->host, console->port, console->uri, NULL };
+  gboolean uses_file = FALSE;
   GSubprocess *child;
 
   if (problem != NULL)
-    failed ("Your seatgate agent.conf is not used", problem, user_data);
-  argv = sg_viewer_expand (command, port, &error);
+    report ("Your seatgate agent.conf is not used", problem, user_data);
+  argv = sg_viewer_expand (command, &values, &uses_file, &error);
   if (argv == NULL || argv[0] == NULL)
     {
       g_autofree char *body = g_strdup_printf ("The viewer command “%s” cannot be run: %s", command,
                                                error ? error->message : "it is empty");
-      g_warning ("%s", body);
-      failed ("The VM viewer could not start", body, user_data);
+      report_not_started (body, report, user_data);
       return;
     }
+  if (uses_file)
+    {
+      /* The title names the seat, so a person with two seats' consoles
+       * open can tell them apart. */
+      title = g_strdup_printf ("VM console of %s", console->seat ? console->seat : "this seat");
+      file = sg_vv_file_write (g_getenv ("XDG_RUNTIME_DIR"), console, title, &error);
+      if (file == NULL)
+        {
+          g_autofree char *body
+              = g_strdup_printf ("The viewer was not started: %s.", error->message);
+          report_not_started (body, report, user_data);
+          return;
+        }
+      values.file = file;
+      g_strfreev (argv);
+      argv = sg_viewer_expand (command, &values, NULL, &error);
+      g_assert (argv != NULL); /* the same command expanded a moment ago */
+    }
+  else if (console->password != NULL)
+    {
+      /* Started all the same: the person may know another way in, and a
+       * viewer that asks for a password says plainly what is missing. */
+      const char *body = "This seat's VM needs a ticket, which the viewer can only be given in a "
+                         "connection file, and the viewer command has no %f: the viewer will ask "
+                         "for a password you were not told. Ask your administrator to put %f in "
+                         "ViewerCommand (see seatgate.conf(5)).";
+      g_warning ("The viewer command “%s” has no %%f, so the viewer is not given the VM's ticket; "
+                 "use %%f in ViewerCommand",
+                 command);
+      report ("The VM viewer was not given the VM's ticket", body, user_data);
+    }
 
-  g_message ("Starting the viewer: %s", command);
+  /* The command as configured, not as expanded: it names no secret. */
+  g_message ("Starting the viewer: %s%s%s", command, file ? " with " : "", file ? file : "");
   child = g_subprocess_newv ((const char *const *) argv, G_SUBPROCESS_FLAGS_NONE, &error);
   if (child == NULL)
     {
       g_autofree char *body = g_strdup_printf ("“%s” did not start: %s", argv[0], error->message);
-      g_warning ("%s", body);
-      failed ("The VM viewer could not start", body, user_data);
+      if (file != NULL)
+        {
+          g_autoptr (GError) remove_error = NULL;
+          if (!sg_vv_file_remove (file, &remove_error))
+            g_warning ("%s", remove_error->message);
+        }
+      report_not_started (body, report, user_data);
       return;
     }
   Launch *launch = g_new0 (Launch, 1);
-  launch->failed = failed;
+  launch->viewer = viewer;
+  launch->report = report;
   launch->user_data = user_data;
   launch->program = g_strdup (argv[0]);
+  launch->file = g_steal_pointer (&file);
+  g_ptr_array_add (viewer->launches, launch);
   g_subprocess_wait_async (child, cancellable, on_viewer_exited, launch);
 }

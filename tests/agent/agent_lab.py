@@ -193,6 +193,7 @@ class Agent:
             'PATH': f'{desk.bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin',
             'HOME': self.home,
             'XDG_CONFIG_HOME': os.path.join(self.home, '.config'),
+            'XDG_RUNTIME_DIR': desk.runtime_dir(uid),
             'LANG': 'C.UTF-8',
             'DBUS_SYSTEM_BUS_ADDRESS': desk.lab.bus_address,
             'DBUS_SESSION_BUS_ADDRESS': desk.bus.address,
@@ -202,6 +203,8 @@ class Agent:
             environment['XDG_SESSION_ID'] = session_id
         environment.update(desk.lab.sanitizer_env())
         environment.update(env or {})
+        # env={'NAME': None} leaves NAME out.
+        environment = {k: v for k, v in environment.items() if v is not None}
         if in_session is None:
             in_session = session_id is not None
         self.in_session = in_session
@@ -354,6 +357,16 @@ class AgentLab:
                 os.makedirs(d, mode=0o755)
                 os.chown(d, uid, uid)
         return home
+
+    def runtime_dir(self, uid):
+        '''uid's $XDG_RUNTIME_DIR, made as logind makes /run/user/UID: owned
+        by uid, mode 0700.'''
+        path = os.path.join(self.dir, f'run-{uid}')
+        if not os.path.isdir(path):
+            os.mkdir(path, 0o700)
+            os.chown(path, uid, uid)
+            os.chmod(path, 0o700)
+        return path
 
     def write_agent_conf(self, uid, text):
         path = os.path.join(self.home(uid), '.config', 'seatgate', 'agent.conf')

@@ -42,6 +42,53 @@ def viewer_runs(agent):
     return runs
 
 
+# A viewer that stays: records its argv, its pid and the connection file as
+# it finds it (mode, owner, type, then the content), then waits until the
+# test writes to the FIFO ~/out/release.
+VV_VIEWER_STUB = '''#!/bin/sh
+f="$1"
+{ id -u; echo "$$"; printf '%s\\n' "$@"; echo --; stat -c '%a %u %F' "$f"; cat "$f"; } \\
+    > "$HOME/out/vv.$$.tmp"
+mv "$HOME/out/vv.$$.tmp" "$HOME/out/vv.$$"
+read go < "$HOME/out/release"
+'''
+
+
+def vv_viewer(desk, uid):
+    '''Installs VV_VIEWER_STUB as `vv-viewer` and its FIFO in uid's ~/out.'''
+    desk.install_stub('vv-viewer', VV_VIEWER_STUB)
+    fifo = os.path.join(desk.home(uid), 'out', 'release')
+    os.mkfifo(fifo, 0o600)
+    os.chown(fifo, uid, uid)
+    return fifo
+
+
+def vv_runs(agent):
+    '''[(uid, pid, argv, stat line, file content)] of each vv-viewer run.'''
+    out_dir = os.path.join(agent.home, 'out')
+    runs = []
+    for name in sorted(os.listdir(out_dir)):
+        if name.startswith('vv.') and not name.endswith('.tmp'):
+            with open(os.path.join(out_dir, name), encoding='utf-8') as f:
+                head, _, tail = f.read().partition('--\n')
+            lines = head.splitlines()
+            stat_line, _, content = tail.partition('\n')
+            runs.append((lines[0], int(lines[1]), lines[2:], stat_line, content))
+    return runs
+
+
+def release_viewer(fifo):
+    '''Lets a waiting vv-viewer exit (it has the FIFO open for reading).'''
+    def writer():
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return None
+    fd = wait_until(writer, SETTLE, what='the viewer to wait on its FIFO')
+    os.write(fd, b'go\n')
+    os.close(fd)
+
+
 def reason(props):
     '''The tooltip's description: the reason, or the address when granted.'''
     return props['ToolTip'][3]
@@ -378,13 +425,119 @@ def test_menu_open_runs_the_configured_viewer(desk, helper, lab):
     assert runs == [[str(CONSOLE_UID), '--uri', URI, '--port', '5930', 'a b']]
 
 
+def assert_default_viewer_run(desk, runs):
+    '''remote-viewer %f: one argument, a connection file in the runtime dir.'''
+    assert len(runs) == 1 and len(runs[0]) == 2 and runs[0][0] == str(CONSOLE_UID)
+    path = runs[0][1]
+    assert os.path.dirname(path) == desk.runtime_dir(CONSOLE_UID)
+    assert os.path.basename(path).startswith('seatgate-console-') and path.endswith('.vv')
+
+
 def test_activate_runs_the_default_viewer(desk, helper, lab):
     desk.install_stub('remote-viewer', VIEWER_STUB)
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state(GRANTED)
     agent.item_call('Activate', 'ii', (0, 0))
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
+
+
+def test_menu_open_hands_the_viewer_a_private_connection_file(desk, helper, lab):
+    fifo = vv_viewer(desk, CONSOLE_UID)
+    desk.write_agent_conf(CONSOLE_UID, '[Agent]\nViewerCommand=vv-viewer %f\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.menu_call('Event', 'isvu', (1, 'clicked', GLib.Variant('s', ''), 0))
+    runs = wait_until(lambda: vv_runs(agent), SETTLE, what='the viewer to run')
+    # The agent asked the helper, from its connection, the one holding the grant.
+    calls = desk.monitor.calls('OpenConsole')
+    assert len(calls) == 1 and calls[0][0] in agent.system_names()
+
+    uid, pid, argv, stat_line, content = runs[0]
+    assert uid == str(CONSOLE_UID) and len(argv) == 1
+    path = argv[0]
+    assert os.path.dirname(path) == desk.runtime_dir(CONSOLE_UID)
+    # 0600, the person's own, a plain file.
+    assert stat_line == f'600 {CONSOLE_UID} regular file'
+    st = os.lstat(path)
+    assert (st.st_mode & 0o7777, st.st_uid) == (0o600, CONSOLE_UID)
+    assert content.splitlines() == [
+        '[virt-viewer]', 'type=spice', 'host=127.0.0.1', 'port=5930',
+        'title=VM console of seat0', 'delete-this-file=1']
+    # No VM binding in the lab, so no ticket: nothing secret anywhere.
+    assert 'password' not in content
+    with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        assert f.read().split(b'\0')[1:] == [os.path.join(desk.bin_dir, 'vv-viewer').encode(),
+                                             path.encode(), b'']
+
+    # The viewer did not remove it (remote-viewer would): the agent does, once
+    # the viewer exits.
+    release_viewer(fifo)
+    wait_until(lambda: not os.path.exists(path), SETTLE, what='the connection file to go')
+    assert agent.running()
+    assert os.listdir(desk.runtime_dir(CONSOLE_UID)) == []
+
+
+def test_connection_file_is_removed_when_the_agent_exits(desk, helper, lab):
+    fifo = vv_viewer(desk, CONSOLE_UID)
+    desk.write_agent_conf(CONSOLE_UID, '[Agent]\nViewerCommand=vv-viewer %f\n')
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    _uid, pid, argv, _stat, _content = wait_until(lambda: vv_runs(agent), SETTLE,
+                                                  what='the viewer to run')[0]
+    assert os.path.exists(argv[0])
+    agent.kill(signal.SIGTERM)
+    # The viewer goes on; the ticket's file does not outlive the agent.
+    assert not os.path.exists(argv[0])
+    assert os.path.exists(f'/proc/{pid}')
+    release_viewer(fifo)
+
+
+def test_percent_f_without_a_runtime_dir_starts_no_viewer_and_says_why(desk, helper, lab):
+    desk.start_watcher()
+    desk.start_notifications()
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION, env={'XDG_RUNTIME_DIR': None})
+    agent.wait_state(GRANTED)
+    agent.item_call('Activate', 'ii', (0, 0))
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert [s[0] for s in sent] == ['The VM viewer could not start']
+    assert 'XDG_RUNTIME_DIR is not set' in sent[0][1] and '%f' in sent[0][1]
+    assert 'XDG_RUNTIME_DIR is not set' in agent.log()
+    assert viewer_runs(agent) == []
+
+
+def test_open_console_refused_is_notified_and_starts_no_viewer(desk, helper, lab):
+    # uid 1000 misses the Revoked signal (the bus drops it), so its agent
+    # still shows "yours" when the helper no longer holds a grant for it:
+    # OpenConsole is then refused, and the helper's word is what counts.
+    lab.add_bus_policy(f'''  <policy user="{CONSOLE_UID}">
+    <deny receive_interface="io.github.seatgate.Gate1" receive_member="Revoked"/>
+  </policy>
+''')
+    lab.polkit.set_allowed([ACTION_GRANT, ACTION_MANAGE])
+    desk.start_watcher()
+    desk.start_notifications()
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    assert lab.actor(ADMIN_UID).revoke(CONSOLE_UID).ok
+    wait_until(lambda: lab.gate.grants() == [], SETTLE, what='the grant to end')
+    assert agent.item_props()['IconName'] == GRANTED
+
+    agent.menu_call('Event', 'isvu', (1, 'clicked', GLib.Variant('s', ''), 0))
+    sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
+    assert len(sent) == 1
+    summary, body, _replaces, _actions = sent[0]
+    assert summary == 'The VM console could not be opened'
+    assert body.startswith('This connection holds no grant, so it may not open a VM console')
+    props = agent.wait_state(DENIED)
+    assert reason(props).startswith('This connection holds no grant')
+    assert viewer_runs(agent) == []
+    assert os.listdir(desk.runtime_dir(CONSOLE_UID)) == []
+    # (A ticket-carrying OpenConsole, and its absence from argv, the log and
+    # other uids' reach, needs the helper's VM binding: tests/e2e, later.)
 
 
 def test_open_does_nothing_without_the_grant(desk, helper, lab):
@@ -433,7 +586,7 @@ def test_broken_agent_conf_is_reported_and_the_default_used(desk, helper, lab):
     agent.wait_state(GRANTED)
     agent.item_call('Activate', 'ii', (0, 0))
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
     sent = desk.notifications_sent()
     assert len(sent) == 1 and 'agent.conf' in sent[0][0] and 'agent.conf' in sent[0][1]
 
@@ -562,7 +715,7 @@ def test_notification_action_opens_the_console(desk, helper, lab):
                        ('org.freedesktop.Notifications', 'ActionInvoked', 'us',
                         [GLib.Variant('u', 1), GLib.Variant('s', 'default')]))
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
 
 
 def test_notification_server_without_actions_is_sent_none(desk, helper, lab):
