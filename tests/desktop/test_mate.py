@@ -63,7 +63,7 @@ def test_mate_panel_follows_a_seat_switch(desk, helper, desktop, lab):
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_mate_panel_left_click_opens_the_vm_console(desk, helper, desktop, lab):
-    from test_agent import URI, VIEWER_STUB, viewer_runs
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.mate_panel()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
@@ -71,12 +71,12 @@ def test_mate_panel_left_click_opens_the_vm_console(desk, helper, desktop, lab):
     x, y = icon_centre(desktop, GRANTED_RGB)
     click(desktop, 1, x, y)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_mate_panel_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, lab):
-    from test_agent import URI, VIEWER_STUB, viewer_runs
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.mate_panel()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
@@ -93,7 +93,7 @@ def test_mate_panel_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, 
     subprocess.run(['xdotool', 'key', 'Down', 'Return'],
                    env=dict(os.environ, DISPLAY=desktop.x.display), check=True)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
     assert 'Tray: Activate from' not in agent.log()
 
 

@@ -189,7 +189,7 @@ def icon_centre(desktop, rgb):
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_left_click_on_the_icon_opens_the_vm_console(desk, helper, desktop, lab):
-    from test_agent import URI, VIEWER_STUB, viewer_runs
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.xfce4_panel()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
@@ -197,13 +197,13 @@ def test_left_click_on_the_icon_opens_the_vm_console(desk, helper, desktop, lab)
     x, y = icon_centre(desktop, GRANTED_RGB)
     click(desktop, 1, x, y)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
     assert 'Tray: Activate from' in agent.log()
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_menu_open_vm_console_chosen_in_the_panel_runs_the_viewer(desk, helper, desktop, lab):
-    from test_agent import URI, VIEWER_STUB, viewer_runs
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.xfce4_panel()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
@@ -220,6 +220,6 @@ def test_menu_open_vm_console_chosen_in_the_panel_runs_the_viewer(desk, helper, 
     subprocess.run(['xdotool', 'key', 'Down', 'Return'],
                    env=dict(os.environ, DISPLAY=desktop.x.display), check=True)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert runs == [[str(CONSOLE_UID), URI]]
+    assert_default_viewer_run(desk, runs)
     # Through the menu's Event, not the item's Activate.
     assert 'Tray: Activate from' not in agent.log()
