@@ -1,5 +1,6 @@
-/* seatgatectl monitor: one line per Granted/Revoked, and per helper coming
- * or going, until Ctrl-C. */
+/* seatgatectl monitor: one line per Granted/Revoked, per SPICE client the
+ * seat's VM reported (ConsoleClient), and per helper coming or going, until
+ * Ctrl-C. */
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +64,44 @@ emit (Monitor *m, const char *event, const char *seat, gint64 uid, const char *r
   fflush (stdout);
 }
 
+/* A VM's client event: "seat0 vm-client connected 127.0.0.1:40312 while
+ * alice (1000) held the seat". The uid is whoever held the grant when the
+ * VM spoke, not a claim about who the client is. */
+static void
+emit_vm_client (Monitor *m, const char *seat, guint32 uid, const char *event, const char *address)
+{
+  g_autofree char *when = sgctl_time_now (m->json);
+
+  if (m->json)
+    {
+      g_autoptr (SgctlJson) json = sgctl_json_new ();
+      sgctl_json_begin_object (json);
+      sgctl_json_member_string (json, "time", when);
+      sgctl_json_member_string (json, "event", "vm-client");
+      sgctl_json_member_string (json, "seat", seat);
+      sgctl_json_member_string (json, "client_event", event);
+      sgctl_json_member_string (json, "address", address);
+      if (uid != SG_NO_UID)
+        {
+          g_autofree char *user = sgctl_user_name (uid);
+          sgctl_json_member_int (json, "uid", uid);
+          sgctl_json_member_string (json, "user", user);
+        }
+      sgctl_json_end_object (json);
+      sgctl_json_print (json);
+      return;
+    }
+
+  if (uid != SG_NO_UID)
+    {
+      g_autofree char *label = sgctl_user_label (uid);
+      printf ("%s %s vm-client %s %s while %s held the seat\n", when, seat, event, address, label);
+    }
+  else
+    printf ("%s %s vm-client %s %s while nobody held the seat\n", when, seat, event, address);
+  fflush (stdout);
+}
+
 static void
 on_gate_signal (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
                 const char *signal, GVariant *params, gpointer data)
@@ -81,6 +120,13 @@ on_gate_signal (GDBusConnection *bus, const char *sender, const char *path, cons
     {
       g_variant_get (params, "(&su&s)", &seat, &uid, &reason);
       emit (m, "revoked", seat, uid, reason, NULL);
+    }
+  else if (g_str_equal (signal, "ConsoleClient")
+           && g_variant_is_of_type (params, G_VARIANT_TYPE ("(suss)")))
+    {
+      const char *event, *address;
+      g_variant_get (params, "(&su&s&s)", &seat, &uid, &event, &address);
+      emit_vm_client (m, seat, uid, event, address);
     }
 }
 
@@ -117,9 +163,11 @@ sgctl_cmd_monitor (int argc, char **argv)
       = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per line", NULL }, { NULL } };
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "monitor", NULL,
-      "Prints a line for every grant and revoke (time, seat, user, reason) and for\n"
-      "seatgate-helper starting and stopping, until Ctrl-C. The first line says\n"
-      "whether the helper is running.",
+      "Prints a line for every grant and revoke (time, seat, user, reason), for\n"
+      "every SPICE client a seat's VM reports (with QMPSocket=: connected,\n"
+      "initialized, disconnected, the client's address and who held the seat)\n"
+      "and for seatgate-helper starting and stopping, until Ctrl-C. The first\n"
+      "line says whether the helper is running.",
       entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (GDBusConnection) bus = NULL;

@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, 'lab'))
 sys.path.insert(0, os.path.join(TESTS, 'agent'))
+sys.path.insert(0, os.path.join(TESTS, 'cli'))
 sys.path.insert(0, HERE)
 
 from e2e_lab import VM  # noqa: E402

@@ -4,7 +4,10 @@ docs/vm-binding.md says. Each grant sets a new ticket that only the holding
 connection learns; each revoke, and the helper's stop, leaves the VM locked.'''
 
 import glob
+import json
 import os
+import pwd
+import re
 import secrets
 import signal
 import time
@@ -170,3 +173,37 @@ def test_the_helper_leaves_the_vm_locked_when_it_stops(lab, qvm):
     ended = held.wait_ended(5.0)
     assert ended is not None and ended['result'] == 'ended', ended
     assert spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result'] == WRONG_TICKET
+
+
+def test_seatgatectl_monitor_shows_the_vms_clients_with_who_held_the_seat(lab, qvm):
+    import ctl
+    start_bound_helper(lab, qvm)
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    ticket = ticket_of(alice)
+    mon = ctl.spawn(lab, ['monitor'])
+    monj = ctl.spawn(lab, ['monitor', '--json'])
+    try:
+        assert 'seatgate-helper is running' in ctl.read_line(mon)
+        assert json.loads(ctl.read_line(monj))['event'] == 'helper-is-running'
+        assert spice_link(lab, CONSOLE_UID, HOST, password=ticket)['result'] == 'linked'
+        held_by = f'while {pwd.getpwuid(CONSOLE_UID).pw_name} ({CONSOLE_UID}) held the seat'
+        seen = {}
+        while 'disconnected' not in seen:
+            line = ctl.read_line(mon)
+            m = re.fullmatch(r'\S+ \S+ seat0 vm-client (\w+) (\S+):(\d+) (.*)', line)
+            assert m, line
+            assert m.group(4) == held_by, line
+            seen[m.group(1)] = m.group(2)
+        assert set(seen) == {'connected', 'initialized', 'disconnected'}, seen
+        # the VM listens on [::]: a v4 client is a mapped address, in brackets
+        assert all(host in ('127.0.0.1', '[::ffff:127.0.0.1]') for host in seen.values()), seen
+        first = json.loads(ctl.read_line(monj))
+        assert first['event'] == 'vm-client' and first['client_event'] == 'connected', first
+        assert (first['seat'], first['uid']) == ('seat0', CONSOLE_UID), first
+        assert first['user'] == pwd.getpwuid(CONSOLE_UID).pw_name, first
+        assert first['address'].rsplit(':', 1)[1].isdigit(), first
+    finally:
+        status, _out, err = ctl.stop(mon)
+        ctl.stop(monj)
+    assert status == 0, err
