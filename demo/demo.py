@@ -176,18 +176,33 @@ class SpiceProbe:
     def __init__(self, lab):
         self.lab = lab
 
-    def attempt(self, uid):
+    def ticket(self, uid):
+        '''The VM's ticket for uid's grant, fetched as the person's agent does
+        on "Open VM console": OpenConsole from a connection that holds the
+        grant (a second holder shares it). None when refused.'''
+        actor = self.lab.actor(uid)
+        try:
+            if not actor.grant().ok:
+                return None
+            reply = actor.call('OpenConsole')
+            return reply.value.get('password') if reply.ok else None
+        finally:
+            actor.quit()
+
+    def attempt(self, uid, password=None):
         '''(connected, words)'''
-        r = spice_link(self.lab, uid, HOST)
+        r = spice_link(self.lab, uid, HOST, password=password)
         if r['result'] == 'linked':
             return True, (f'SPICE link OK, main channel up (SPICE session {r["session_id"]:#010x}) '
                           f'in {r["after"] * 1000:.0f} ms')
         if r['result'] == 'refused':
             return False, 'connection refused (a TCP reset at the SYN)'
+        if r['result'] == 'link-error:7':
+            return False, 'the VM itself refused the ticket (SPICE link error: permission denied)'
         return False, r['result'] + (f' ({r["detail"]})' if r.get('detail') else '')
 
-    def hold(self, uid):
-        held = HeldLink(self.lab, uid, HOST)
+    def hold(self, uid, password=None):
+        held = HeldLink(self.lab, uid, HOST, password=password)
         if not held.linked:
             raise LabError(f'the SPICE client could not link: {held.first}')
         return held
@@ -214,13 +229,17 @@ class TcpProbe:
             self.actors[uid] = self.lab.actor(uid, bus=False)
         return self.actors[uid]
 
-    def attempt(self, uid):
+    @staticmethod
+    def ticket(uid):
+        return None
+
+    def attempt(self, uid, password=None):
         r = self.actor(uid).connect(HOST, PORT)
         if r == 'ok':
             return True, 'connected (a plain TCP echo, not SPICE)'
         return False, 'connection refused (a TCP reset at the SYN)' if r == 'refused' else r
 
-    def hold(self, uid):
+    def hold(self, uid, password=None):
         return self.actor(uid).open(HOST, PORT)
 
     @staticmethod
@@ -296,7 +315,9 @@ class Demo:
                   f'at seat0 (session {ALICE_SESSION}, active, local); bob (uid {bob}) is logged in '
                   f'over ssh from {BOB_FROM} (session {BOB_SSH_SESSION})')
 
-        self.vm = VM(lab, PORT, addr=HOST, uid=self.uid['vm'], name='seatgate-demo-vm')
+        # QMP: the VM is bound to seat0 (QMPSocket=), so it takes a new
+        # ticket per grant and is locked at every revoke
+        self.vm = VM(lab, PORT, addr=HOST, uid=self.uid['vm'], name='seatgate-demo-vm', qmp=True)
         try:
             if self.args.no_qemu:
                 raise LabError('--no-qemu given')
@@ -306,7 +327,8 @@ class Demo:
                                      text=True).stdout.split('\n')[0].replace('QEMU emulator version ', '')
             self.note(f'VM: QEMU {version.split()[0] if version else ""} (pid {self.vm.proc.pid}, uid vm, '
                       f'no disk: its console shows the firmware) serves SPICE on {HOST}:{PORT}, '
-                      f'listening after {took * 1000:.0f} ms')
+                      f'listening after {took * 1000:.0f} ms, with a SPICE password nobody is told '
+                      f'and a QMP socket for seatgate')
             self.probe = SpiceProbe(lab)
         except LabError as e:
             self.vm.stop()
@@ -319,6 +341,8 @@ class Demo:
 
         self.desk = AgentLab(lab)
         self.desk.start_watcher()
+        if self.fallback is None:
+            lab.write_config(extra=f'QMPSocket={self.vm.qmp_path}\n')
         lab.start_helper()
         self.note(f'seatgate-helper is up (pid {lab.helper.pid}, owns io.github.seatgate.Gate1); '
                   f'a session bus with a tray stand-in for the agents')
@@ -344,9 +368,19 @@ class Demo:
                    f'Granted(seat0, {alice}); her tray: {tray}')
 
     def step_alice_connects(self):
-        ok, words = self.probe.attempt(self.uid['alice'])
+        alice = self.uid['alice']
+        self.alice_ticket = self.probe.ticket(alice)
+        if self.fallback is None:
+            self.check(self.alice_ticket is not None,
+                       "alice gets the VM's new ticket, for her grant alone",
+                       f'OpenConsole, asked as her agent\'s "Open VM console" asks it: a '
+                       f'{len(self.alice_ticket or "")}-character ticket (her agent gives it to the '
+                       f'viewer in a 0600 file, never on a command line)')
+            ok, words = self.probe.attempt(alice)
+            self.check(not ok, 'a SPICE client without the ticket is refused by the VM itself', words)
+        ok, words = self.probe.attempt(alice, self.alice_ticket)
         self.check(ok, f"alice's {self.probe.what} {self.probe.succeeds}", words)
-        self.alice_held = self.probe.hold(self.uid['alice'])
+        self.alice_held = self.probe.hold(alice, self.alice_ticket)
         self.note(f"alice opens a {self.probe.session} and keeps it open")
 
     def step_bob_refused(self):
@@ -384,9 +418,15 @@ class Demo:
         tray = self.tray(agent, GRANTED) if granted else '(no grant)'
         self.check(granted, "bob's agent in his seat0 session gets the port",
                    f'Granted(seat0, {bob}); his tray: {tray}')
-        ok, words = self.probe.attempt(bob)
+        bob_ticket = self.probe.ticket(bob)
+        if self.fallback is None:
+            ok, words = self.probe.attempt(bob, self.alice_ticket)
+            self.check(not ok and bob_ticket != self.alice_ticket,
+                       "the VM was locked at the switch: alice's ticket no longer opens it, "
+                       "bob's grant got a new one", words)
+        ok, words = self.probe.attempt(bob, bob_ticket)
         self.check(ok, f"bob's {self.probe.what} {self.probe.succeeds}", words)
-        ok, words = self.probe.attempt(alice)
+        ok, words = self.probe.attempt(alice, self.alice_ticket)
         self.check(not ok, f"alice's {self.probe.what} is refused now", words)
 
     def step_bob_logs_out(self):
