@@ -340,7 +340,7 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
           if (!g_shell_parse_argv (value, NULL, &argv, &local_error))
             return fail (p, line, error,
                          "[Agent] ViewerCommand: '%s' is not a command line (%s): write e.g. "
-                         "remote-viewer spice://127.0.0.1:%%p",
+                         "remote-viewer %%f",
                          value, local_error->message);
           g_free (p->config->viewer_command);
           p->config->viewer_command = g_strdup (value);
