@@ -24,15 +24,15 @@ typedef struct
 
 typedef struct
 {
-  char *name;                  /* logind seat id, e.g. "seat0" */
-  GArray *ports;               /* guint16, ascending, unique */
-  guint line;                  /* where its group starts, for messages (= origin.line) */
-  SgConfigOrigin origin;       /* the group's first appearance */
-  SgConfigOrigin ports_origin; /* the Ports= in force (a drop-in's wins) */
-  char *qmp_socket;            /* QMPSocket=: the seat's VM's QMP unix socket, or NULL */
-  SgConfigOrigin qmp_socket_origin;
-  GStrv lock_keys;             /* LockKeys=: QEMU qcodes pressed together, or NULL (off) */
-  SgConfigOrigin lock_keys_origin;
+  char *name;                       /* logind seat id, e.g. "seat0" */
+  GArray *ports;                    /* guint16, ascending, unique */
+  guint line;                       /* where its group starts, for messages (= origin.line) */
+  SgConfigOrigin origin;            /* the group's first appearance */
+  SgConfigOrigin ports_origin;      /* the Ports= in force (a drop-in's wins) */
+  char *qmp_socket;                 /* QMPSocket=: the seat's VM's QMP unix socket, or NULL */
+  SgConfigOrigin qmp_socket_origin; /* where QMPSocket= was set */
+  GStrv lock_keys;                  /* LockKeys=: QEMU qcodes pressed together, or NULL (off) */
+  SgConfigOrigin lock_keys_origin;  /* where LockKeys= was set */
 } SgSeatConfig;
 
 typedef struct
