@@ -312,16 +312,22 @@ class Desktop:
                    what='the panel window')
         return p
 
-    def lxqt_panel(self):
+    def lxqt_config(self, name, text):
+        '''Writes ~/.config/lxqt/NAME as the person's own.'''
+        conf = os.path.join(self.home, '.config')
+        os.makedirs(os.path.join(conf, 'lxqt'), exist_ok=True)
+        with open(os.path.join(conf, 'lxqt', name), 'w', encoding='utf-8') as f:
+            f.write(text)
+        for path in (conf, os.path.join(conf, 'lxqt'), os.path.join(conf, 'lxqt', name)):
+            os.chown(path, self.uid, self.uid)
+
+    def lxqt_panel(self, start=True):
         '''lxqt-panel with its statusnotifier plugin (its own watcher and
         host), configured in ~/.config/lxqt/panel.conf.'''
-        conf = os.path.join(self.home, '.config', 'lxqt')
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, 'panel.conf'), 'w', encoding='utf-8') as f:
-            f.write(LXQT_PANEL_CONF)
-        for path in (conf, os.path.join(conf, 'panel.conf')):
-            os.chown(path, self.uid, self.uid)
+        self.lxqt_config('panel.conf', LXQT_PANEL_CONF)
         self.panel_name = 'LXQt Panel'
+        if not start:
+            return None
         p = self.run('lxqt-panel', ['lxqt-panel'], env={'QT_QPA_PLATFORM': 'xcb'})
         wait_until(lambda: self.window_geometry(self.panel_name, min_width=100), 10,
                    what='the panel window')
