@@ -9,6 +9,8 @@ started seatgate_lab.Lab, inside tests/e2e/sandbox-run.
     held = HeldLink(lab, CONSOLE_UID, '::1')    # linked and kept alive
     held.wait_ended(5.0)                        # {'result': 'ended', 'how': 'aborted', ...}
     x = Xvfb(lab); v = Viewer(lab, x, uid, 'spice://127.0.0.1:5930')
+    serial = SerialConsole(lab)                 # a guest's serial port, lines stamped on arrival
+    vm = VM(lab, qmp=True, kernel=K, initrd=I, append='console=ttyS0', serial=serial, memory=128)
 '''
 
 import json
@@ -16,7 +18,9 @@ import os
 import secrets
 import select
 import shutil
+import socket
 import subprocess
+import threading
 import time
 
 import seatgate_lab
@@ -84,9 +88,12 @@ class VM:
     lab's network namespace means 127.0.0.1 and ::1.'''
 
     def __init__(self, lab, port=seatgate_lab.DEFAULT_PORT, addr='127.0.0.1', uid=VM_UID, name=VM_NAME,
-                 qmp=False):
+                 qmp=False, kernel=None, initrd=None, append='', serial=None, memory=64):
         self.lab, self.port, self.addr, self.uid, self.name = lab, port, addr, uid, name
         self.proc = None
+        # kernel: boot it (and initrd) instead of the firmware screen, files
+        # the VM's uid can read; serial: a SerialConsole for its ttyS0
+        self.kernel, self.initrd, self.append, self.serial, self.memory = kernel, initrd, append, serial, memory
         # qmp: started as docs/vm-binding.md says, for a seat's QMPSocket=: a
         # SPICE password nobody is told (a 0600 secret file, never data=,
         # which /proc/PID/cmdline shows) and a QMP socket for the helper
@@ -99,8 +106,15 @@ class VM:
             self.secret_path = os.path.join(folder, 'spice.secret')
 
     def command(self):
-        argv = [QEMU, '-name', self.name, '-machine', 'pc', '-accel', 'tcg', '-m', '64',
+        argv = [QEMU, '-name', self.name, '-machine', 'pc', '-accel', 'tcg', '-m', str(self.memory),
                 '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'qxl']
+        if self.kernel is not None:
+            # -no-reboot: a guest that powers off or panics ends QEMU
+            argv += ['-kernel', self.kernel, '-append', self.append, '-no-reboot']
+            if self.initrd is not None:
+                argv += ['-initrd', self.initrd]
+        if self.serial is not None:
+            argv += ['-chardev', f'socket,id=serial0,path={self.serial.path}', '-serial', 'chardev:serial0']
         if self.qmp_path is None:
             return argv + ['-spice', f'port={self.port},addr={self.addr},disable-ticketing=on']
         fd = os.open(self.secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -140,6 +154,78 @@ class VM:
             # left half-open; here there is nothing to save.
             self.proc.kill()
             self.proc.wait(5)
+
+
+class SerialConsole:
+    '''A guest's serial port, read here: a unix socket listened on before
+    QEMU starts and connected to by QEMU at its start (-chardev socket in
+    client mode), so nothing the guest prints is lost. A thread reads it
+    and stamps each line with the time.monotonic() of its arrival.'''
+
+    def __init__(self, lab, uid=VM_UID, name='serial'):
+        folder = os.path.join(lab.dir, f'{name}-console')
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chown(folder, uid, uid)
+        self.path = os.path.join(folder, 'ttyS0.sock')
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.listener.bind(self.path)
+        os.chown(self.path, uid, uid)
+        self.listener.listen(1)
+        self.lines = []  # [(arrival, text)]
+        self.ended = False
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, name=f'{name}-console', daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        partial = b''
+        try:
+            conn, _ = self.listener.accept()
+            with conn:
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    now = time.monotonic()
+                    *complete, partial = (partial + data).split(b'\n')
+                    with self.changed:
+                        self.lines += [(now, line.decode('utf-8', 'replace').strip('\r'))
+                                       for line in complete]
+                        self.changed.notify_all()
+        except OSError:
+            pass  # close() shut the listener: no QEMU came
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def matching(self, pred, since=0.0):
+        '''[(arrival, text)] of the lines so far that pred(text) accepts,
+        arrived after since.'''
+        with self.changed:
+            return [(t, line) for t, line in self.lines if t > since and pred(line)]
+
+    def wait_for(self, pred, count=1, since=0.0, timeout=5.0):
+        '''The first count lines pred accepts (arrived after since), once
+        they are there; fewer if the port closes or timeout passes first.'''
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                found = [(t, line) for t, line in self.lines if t > since and pred(line)]
+                left = deadline - time.monotonic()
+                if len(found) >= count or self.ended or left <= 0:
+                    return found[:count]
+                self.changed.wait(left)
+
+    def text(self):
+        with self.changed:
+            return '\n'.join(line for _t, line in self.lines)
+
+    def close(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
 
 
 def _as_uid(uid, argv):
