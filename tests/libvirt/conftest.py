@@ -7,9 +7,12 @@
   console   vm-console-tool over [Seat seat0] LibvirtDomain=sglab,
             LibvirtURI=qemu+unix:///system?socket=..., LockKeys=meta_l+l,
             after its first connection ("reachable")
+  lab       the seatgate lab's standard world (tests/lab: 1000 at seat0,
+            1001 remote, 1002 in seat0's background), no echo listeners:
+            the domain owns port 5930; the real helper is started by the test
 
-When a test fails, libvirtd's and QEMU's logs and the tool's log are
-printed.'''
+When a test fails, libvirtd's and QEMU's logs, the tool's log and the lab's
+logs are printed.'''
 
 import os
 import sys
@@ -19,8 +22,11 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'vm-console'))
+TESTS = os.path.dirname(HERE)
+for sub in ('vm-console', 'e2e', 'lab'):
+    sys.path.insert(0, os.path.join(TESTS, sub))
 
+from lab_pytest import pytest_sessionfinish, standard_lab  # noqa: E402,F401
 from libvirt_lab import Libvirtd, config_for  # noqa: E402
 from vmc_lab import Tool  # noqa: E402
 
@@ -68,9 +74,19 @@ def console(domain, make_console):
     return make_console()
 
 
+@pytest.fixture
+def lab(request):
+    yield from standard_lab(request, listen=False)
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if report.when == 'call' and report.failed:
-        item.failed = True
+    if report.when not in ('setup', 'call') or not report.failed:
+        return
+    item.failed = True
+    holder = getattr(item, 'seatgate_lab', None)
+    if holder is not None:
+        for title, text in holder.logs().items():
+            report.sections.append((title, text if text.strip() else '(empty)'))

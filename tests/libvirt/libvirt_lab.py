@@ -125,10 +125,13 @@ class Libvirtd:
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
         log = open(self.log_path, 'ab')
+        # Not the lab's system bus: libvirtd would look for machined and
+        # polkit there.
+        env = {k: v for k, v in os.environ.items() if not k.startswith('DBUS_')}
         self.proc = subprocess.Popen(
             [LIBVIRTD, '-f', '/etc/libvirt/libvirtd.conf',
              '-p', os.path.join(self.folder, 'libvirtd.pid')],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         wait_until(self._ready, 20, f'libvirtd to listen on {self.socket_path}')
         return self
