@@ -18,7 +18,8 @@
  *   qemuDomainChangeGraphicsPasswords: QMP set_password with `connected`,
  *   then expire_password "now" for a passwdValidTo in the past, "never"
  *   without one. So the element sent is the live one, unchanged but for
- *   those three attributes.
+ *   those three attributes, <listen> children included: an element with
+ *   only the listen= attribute made libvirt 9.0 drop the live <listen>.
  * - The live XML is read without VIR_DOMAIN_XML_SECURE: the current
  *   password never enters this process. libxml2 builds the element with a
  *   placeholder; the ticket is put in only in our own buffer, wiped after
