@@ -70,6 +70,7 @@ struct _SgVmLibvirt
 typedef enum
 {
   JOB_CONNECT,
+  JOB_RECONNECT,
   JOB_PASSWORD,
   JOB_KEYS,
   JOB_CLOSE,
@@ -78,7 +79,7 @@ typedef enum
 typedef struct
 {
   JobKind kind;
-  GTask *task; /* NULL for JOB_CONNECT and JOB_CLOSE */
+  GTask *task; /* NULL for JOB_CONNECT, JOB_RECONNECT and JOB_CLOSE */
   char *password;
   gboolean lock;
   GArray *keys; /* guint: linux keycodes */
@@ -165,10 +166,17 @@ ensure_event_loop (GError **error)
 
 /* --- events, from the event thread to the main context ----------------- */
 
+typedef enum
+{
+  DELIVER_CLIENT,
+  DELIVER_REACHABLE,
+  DELIVER_CLOSED, /* the connection ended under us */
+} DeliveryKind;
+
 typedef struct
 {
   Shared *shared;
-  gboolean reachable; /* else a client event */
+  DeliveryKind kind;
   SgVmClientEvent event;
   char *host;
   char *port;
@@ -190,11 +198,24 @@ deliver (gpointer data)
   Delivery *d = data;
   SgVmLibvirt *vm = d->shared->owner;
 
-  if (vm == NULL || vm->events == NULL)
+  if (vm == NULL)
     return G_SOURCE_REMOVE;
-  if (d->reachable && vm->events->reachable != NULL)
+  if (d->kind == DELIVER_CLOSED)
+    {
+      /* Without a connection no graphics events arrive: open the next one
+       * now rather than at the next grant. It waits for a daemon that is
+       * stopped, and fails at once for one that is gone (then the next
+       * operation tries again). */
+      Job *job = g_new0 (Job, 1);
+      g_debug ("libvirt %s: the connection ended; connecting again", d->shared->uri);
+      job->kind = JOB_RECONNECT;
+      g_thread_pool_push (vm->worker, job, NULL);
+    }
+  else if (vm->events == NULL)
+    ;
+  else if (d->kind == DELIVER_REACHABLE && vm->events->reachable != NULL)
     vm->events->reachable (vm, vm->user_data);
-  else if (!d->reachable && vm->events->client != NULL)
+  else if (d->kind == DELIVER_CLIENT && vm->events->client != NULL)
     vm->events->client (vm, d->event, d->host, d->port, vm->user_data);
   return G_SOURCE_REMOVE;
 }
@@ -239,6 +260,7 @@ on_graphics (virConnectPtr conn, virDomainPtr dom, int phase,
       return;
     }
   Delivery *d = g_new0 (Delivery, 1);
+  d->kind = DELIVER_CLIENT;
   d->event = event;
   d->host = g_strdup (remote->node);
   d->port = g_strdup (remote->service);
@@ -254,7 +276,7 @@ on_lifecycle (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
   if (event == VIR_DOMAIN_EVENT_STARTED && is_our_domain (shared, dom))
     {
       Delivery *d = g_new0 (Delivery, 1);
-      d->reachable = TRUE;
+      d->kind = DELIVER_REACHABLE;
       post (shared, d);
     }
   return 0;
@@ -264,7 +286,11 @@ static void
 on_close (virConnectPtr conn, int reason, void *opaque)
 {
   Shared *shared = opaque;
+  Delivery *d = g_new0 (Delivery, 1);
+
   g_atomic_int_set (&shared->dead, TRUE);
+  d->kind = DELIVER_CLOSED;
+  post (shared, d);
 }
 
 /* --- the worker thread ----------------------------------------------- */
@@ -505,12 +531,18 @@ run_job (gpointer data, gpointer user_data)
             {
               virDomainFree (dom);
               Delivery *d = g_new0 (Delivery, 1);
-              d->reachable = TRUE;
+              d->kind = DELIVER_REACHABLE;
               post (shared, d);
             }
         }
       if (error != NULL)
         g_debug ("libvirt %s, domain %s: %s", shared->uri, shared->domain, error->message);
+      break;
+    case JOB_RECONNECT:
+      /* Not "reachable": the domain ran on without libvirtd, holding the
+       * password it last had. */
+      if (!ensure_connection (shared, &opened, &error))
+        g_debug ("libvirt %s: reconnecting: %s", shared->uri, error->message);
       break;
     case JOB_PASSWORD:
       ok = set_password (shared, job->password, job->lock, &error);

@@ -9,8 +9,8 @@ import secrets
 import signal
 import time
 
-from libvirt_lab import DOMAIN
-from vmc_lab import all_cmdlines, link, readline_within, spice_link_process
+from libvirt_lab import DOMAIN, wait_until
+from vmc_lab import LabError, all_cmdlines, link, readline_within, spice_link_process
 
 WRONG = 'link-error:7'  # SPICE_LINK_ERR_PERMISSION_DENIED
 
@@ -164,6 +164,31 @@ def test_a_stopped_libvirtd_fails_the_op_within_the_bound_and_the_next_op_works(
     res = link(again['ticket'])
     assert res.linked, res
     res.sock.close()
+
+
+def test_graphics_events_resume_after_libvirtd_stopped_answering(console, domain):
+    # libvirt's keepalive ends the connection to a stopped libvirtd; the
+    # console connects again by itself, so the audit does not wait for the
+    # next grant
+    domain.signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: 'the connection ended' in console.log(), 10,
+                   'keepalive to end the connection')
+    finally:
+        domain.signal(signal.SIGCONT)
+    start = time.monotonic()
+
+    def a_client_is_seen():
+        res = link('wrong', timeout=1.0)
+        assert res.result == WRONG, res
+        try:
+            console.event('disconnected', timeout=0.5)
+            return True
+        except LabError:
+            return False
+    wait_until(a_client_is_seen, 10, 'a graphics event on the new connection')
+    print(f'graphics events again {(time.monotonic() - start) * 1000:.0f} ms after SIGCONT')
+    assert not [d for d in console.seen if 'op' in d], console.seen
 
 
 def test_a_domain_that_is_not_running_is_a_clear_error_and_its_start_is_seen(libvirtd,
