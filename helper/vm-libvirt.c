@@ -490,7 +490,15 @@ set_password (Shared *shared, const char *password, gboolean lock, GError **erro
   int rc = virDomainUpdateDeviceFlags (dom, secret->str, VIR_DOMAIN_AFFECT_LIVE);
   explicit_bzero (secret->str, secret->allocated_len);
   g_string_free (secret, TRUE);
-  if (rc < 0)
+  /* libvirt starts QEMU with disable-ticketing=on when the domain's
+   * <graphics> has no passwd, and QEMU then refuses every password. */
+  if (rc < 0 && strstr (virGetLastErrorMessage (), "Could not set password") != NULL)
+    fail (shared, error,
+          "libvirt could not set a SPICE password (%s): a domain started without passwd= in "
+          "its <graphics type='spice'> takes none; give it a random passwd= and a "
+          "passwdValidTo= in the past as docs/vm-binding.md says, and start it again",
+          virGetLastErrorMessage ());
+  else if (rc < 0)
     fail (shared, error, "libvirt refused the new SPICE password (%s)", virGetLastErrorMessage ());
   virDomainFree (dom);
   return rc == 0;

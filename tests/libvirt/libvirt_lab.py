@@ -67,18 +67,21 @@ def _add_lines(path, lines):
         f.write(''.join(line + '\n' for line in lines))
 
 
-def domain_xml(name=DOMAIN, password=None):
+def domain_xml(name=DOMAIN, with_password=True, spice=True):
     '''A TCG domain with no disk and SPICE on 127.0.0.1:5930, locked from
-    its first second: a random passwd nobody is told, valid until 1970.'''
-    password = password or secrets.token_urlsafe(24)
+    its first second: a random passwd nobody is told, valid until 1970
+    (without @with_password: no passwd at all; without @spice: VNC).'''
+    password = (f"passwd='{secrets.token_urlsafe(24)}' passwdValidTo='1970-01-01T00:00:00'"
+                if with_password else '')
+    kind = 'spice' if spice else 'vnc'
     return f'''<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>64</memory>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices>
     <emulator>{QEMU}</emulator>
-    <graphics type='spice' port='{SPICE_PORT}' autoport='no' listen='127.0.0.1'
-              passwd='{password}' passwdValidTo='1970-01-01T00:00:00'/>
+    <graphics type='{kind}' port='{SPICE_PORT}' autoport='no' listen='127.0.0.1'
+              {password}/>
     <video><model type='qxl'/></video>
   </devices>
 </domain>
@@ -151,11 +154,11 @@ class Libvirtd:
             raise LabError(f'virsh {" ".join(args)}: {r.stderr.strip()}; libvirtd: {self.log()}')
         return r
 
-    def create_domain(self, name=DOMAIN):
-        '''A transient domain, running, SPICE listening.'''
+    def create_domain(self, name=DOMAIN, **how):
+        '''A transient domain (domain_xml(**how)), running, its port listening.'''
         path = os.path.join(self.folder, f'{name}.xml')
         with open(path, 'w', encoding='utf-8') as f:
-            f.write(domain_xml(name))
+            f.write(domain_xml(name, **how))
         os.chmod(path, 0o600)
         self.virsh('create', path)
         wait_until(self._spice_listening, 10, 'the domain\'s SPICE port')

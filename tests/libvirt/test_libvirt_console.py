@@ -205,3 +205,21 @@ def test_a_domain_that_is_not_running_is_a_clear_error_and_its_start_is_seen(lib
     res = link(t['ticket'])
     assert res.linked, res
     res.sock.close()
+
+
+def test_a_domain_without_a_spice_password_is_a_clear_error(libvirtd, make_console):
+    libvirtd.create_domain(with_password=False)
+    tool = make_console()
+    r = tool.op('ticket')
+    print(f'a domain without passwd: {r.get("error")}')
+    assert not r['ok'], r
+    assert 'without passwd=' in r['error'] and 'docs/vm-binding.md' in r['error'], r
+    assert not tool.op('lock')['ok']
+
+
+def test_a_domain_without_spice_graphics_is_a_clear_error(libvirtd, make_console):
+    libvirtd.create_domain(spice=False, with_password=False)
+    tool = make_console()
+    r = tool.op('ticket')
+    assert not r['ok'], r
+    assert "no <graphics type='spice'>" in r['error'], r
