@@ -182,3 +182,17 @@ def test_the_helper_leaves_the_domain_locked_when_it_stops(lab, daemon):
     ended = held.wait_ended(5.0)
     assert ended is not None and ended['result'] == 'ended', ended
     assert spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result'] == WRONG_TICKET
+
+
+def test_a_helper_that_starts_locks_the_domain_a_killed_one_left_open(lab, daemon):
+    # SIGKILL: no lock on the way out; the next helper's start must void
+    # the ticket the domain still holds
+    helper = start_bound_helper(lab, daemon, always_allow=(ALWAYS_UID,))
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    ticket = ticket_of(alice)
+    assert spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result'] == 'linked'
+    helper.stop(sig=signal.SIGKILL)
+    lab.start_helper()
+    wait_until(lambda: spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result']
+               == WRONG_TICKET, 5.0, what='the new helper\'s lock')
