@@ -67,18 +67,27 @@ def _add_lines(path, lines):
         f.write(''.join(line + '\n' for line in lines))
 
 
-def domain_xml(name=DOMAIN, with_password=True, spice=True):
+def domain_xml(name=DOMAIN, with_password=True, spice=True, kernel=None, initrd=None,
+               cmdline='', serial=None):
     '''A TCG domain with no disk and SPICE on 127.0.0.1:5930, locked from
     its first second: a random passwd nobody is told, valid until 1970
-    (without @with_password: no passwd at all; without @spice: VNC).'''
+    (without @with_password: no passwd at all; without @spice: VNC). With
+    @kernel it boots that kernel and @initrd, its serial port written to the
+    file @serial.'''
     password = (f"passwd='{secrets.token_urlsafe(24)}' passwdValidTo='1970-01-01T00:00:00'"
                 if with_password else '')
     kind = 'spice' if spice else 'vnc'
+    boot = (f'<kernel>{kernel}</kernel><initrd>{initrd}</initrd><cmdline>{cmdline}</cmdline>'
+            if kernel else '')
+    port = (f"<serial type='file'><source path='{serial}'/><target port='0'/></serial>"
+            if serial else '')
     return f'''<domain type='qemu'>
   <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <memory unit='MiB'>{128 if kernel else 64}</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>
+  <on_reboot>destroy</on_reboot>
   <devices>
+    {port}
     <emulator>{QEMU}</emulator>
     <graphics type='{kind}' port='{SPICE_PORT}' autoport='no' listen='127.0.0.1'
               {password}/>
