@@ -365,9 +365,8 @@ on_user_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autoptr (GVariant) changed = NULL;
   g_autoptr (GVariant) display = NULL;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!sg_dbus_properties_changed_parse (params, NULL, &changed, NULL))
     return;
-  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
   display = g_variant_lookup_value (changed, "Display", NULL);
   if (display == NULL)
     return;

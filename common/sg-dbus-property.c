@@ -67,3 +67,13 @@ sg_dbus_property_read_finish (GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sg_dbus_property_read, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+gboolean
+sg_dbus_properties_changed_parse (GVariant *params, const char **interface, GVariant **changed,
+                                  const char ***invalidated)
+{
+  if (params == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return FALSE;
+  g_variant_get (params, "(&s@a{sv}^a&s)", interface, changed, invalidated);
+  return TRUE;
+}

@@ -21,4 +21,12 @@ void sg_dbus_property_read (GDBusConnection *bus, const char *name, const char *
  * (SG_ERROR_FAILED, naming both). */
 GVariant *sg_dbus_property_read_finish (GAsyncResult *result, GError **error);
 
+/* PropertiesChanged (s interface, a{sv} changed, as invalidated) as a
+ * signal handler gets it: TRUE with the parts asked for set (@interface
+ * pointing into @params, @changed a new reference, @invalidated an array to
+ * g_free of strings in @params); FALSE, with nothing set, for parameters of
+ * another type. Any part may be NULL. */
+gboolean sg_dbus_properties_changed_parse (GVariant *params, const char **interface,
+                                           GVariant **changed, const char ***invalidated);
+
 G_END_DECLS

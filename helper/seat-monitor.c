@@ -270,9 +270,8 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autofree const char **invalidated = NULL;
   const char *id, *session_path;
 
-  if (seat == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (seat == NULL || !sg_dbus_properties_changed_parse (params, NULL, &changed, &invalidated))
     return;
-  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
     {
       seat_set_active (seat, id, session_path);
@@ -300,9 +299,8 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
   g_autofree const char **invalidated = NULL;
   gboolean active = TRUE;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!sg_dbus_properties_changed_parse (params, NULL, &changed, &invalidated))
     return;
-  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (!(g_variant_lookup (changed, "Active", "b", &active)
             ? !active
             : g_strv_contains (invalidated, "Active")))
