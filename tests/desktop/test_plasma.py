@@ -1,0 +1,117 @@
+'''The agent on KDE Plasma 5.27's own programs (Debian 12: plasmashell with
+its system tray, kded5's StatusNotifierWatcher, plasmashell's notification
+server): the granted icon drawn in the panel, a refusal at the seat shown,
+a notification when there is no tray, and the menu's "Open VM console"
+chosen through the panel (issue 13).'''
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from desktop_lab import DENIED_RGB, GRANTED_RGB, KACTIVITYMANAGERD, missing, notify_calls
+from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, wait_until
+from test_xfce import click, in_panel
+
+pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'plasmashell', 'kded5', KACTIVITYMANAGERD,
+                                             'import', 'xwininfo')),
+                                reason='needs plasma-desktop (tests/desktop/debian-packages.txt)')
+
+SETTLE = 10.0
+
+
+def icon_centre(desktop, rgb):
+    '''The middle of the icon's pixels in the panel.'''
+    x0, y0, w, _h = desktop.bar_box
+    pixels = desktop.pixels(desktop.screenshot('find-icon'), desktop.bar_box)
+    hits = [(i % w, i // w) for i, p in enumerate(pixels)
+            if all(abs(a - b) <= 24 for a, b in zip(p, rgb))]
+    assert hits, 'the icon is not in the panel'
+    xs, ys = [h[0] for h in hits], [h[1] for h in hits]
+    return x0 + (min(xs) + max(xs)) // 2, y0 + (min(ys) + max(ys)) // 2
+
+
+def test_plasma_panel_draws_the_granted_icon(desk, helper, desktop, lab):
+    shell = desktop.plasma_shell()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    wait_until(lambda: in_panel(desk, agent), SETTLE, what='the item in kded5\'s watcher')
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
+    print(f'plasmashell start to panel mapped: {desktop.panel_mapped - shell.started:.2f} s; '
+          f'mapped to icon drawn: {desktop.last_shot_started - desktop.panel_mapped:.2f} s')
+    desktop.keep_screenshot('plasma-granted.png')
+    assert shell.running()
+
+
+def test_plasma_panel_draws_the_icon_of_an_agent_already_running(desk, helper, desktop, lab):
+    '''The agent first (it registers once the watcher appears), then the
+    panel: the icon is drawn within 2 s of the panel's window.'''
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state('seatgate-granted')
+    desktop.plasma_shell()
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
+    drawn = desktop.last_shot_started - desktop.panel_mapped
+    print(f'plasmashell panel mapped to icon drawn: {drawn:.2f} s')
+    assert in_panel(desk, agent)
+    assert drawn < 2.0
+
+
+def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
+    lab.polkit.set_allowed([])
+    desktop.plasma_shell()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_item(lambda p: p['IconName'] == 'seatgate-denied', 'the denied state')
+    wait_until(lambda: in_panel(desk, agent), SETTLE, what='the item in kded5\'s watcher')
+    # plasmashell's tray moves Passive items into its hidden popup: the
+    # icon is in the panel only because the item needs attention.
+    desktop.wait_icon(DENIED_RGB, 'the denied icon in plasmashell\'s tray')
+    desktop.keep_screenshot('plasma-refused.png')
+    assert props['Status'] == 'NeedsAttention'
+    assert 'polkit' in props['ToolTip'][3] or 'not authorized' in props['ToolTip'][3].lower()
+
+
+def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, helper, desktop,
+                                                                          lab):
+    '''Without kded5 there is no StatusNotifierWatcher: the agent falls back
+    to notifications, and plasmashell, which owns
+    org.freedesktop.Notifications (its notifications plasmoid), shows it.'''
+    shell = desktop.plasma_shell(tray=False)
+    owner = wait_until(lambda: desk.bus.client.name_owner('org.freedesktop.Notifications'), SETTLE,
+                       what='plasmashell\'s notification server')
+    assert desk.bus.client.name_owner('org.kde.StatusNotifierWatcher') is None
+    before = {w[0] for w in desktop.windows()}
+    with notify_calls(desk) as seen:
+        desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+        popup = wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and
+                                    w[2] > 100 and w[3] > 40], SETTLE,
+                           what='plasmashell to show the notification')
+        time.sleep(1.0)
+        desktop.screenshot('notification')
+        desktop.keep_screenshot('plasma-notification.png')
+    print(f'notification window: {popup}')
+    assert seen.actions, seen.text
+    assert seen.actions[0] == ['default', 'Open VM console']
+    assert owner == desk.bus.client.name_owner('org.kde.plasmashell')
+    assert shell.running()
+
+
+@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
+def test_plasma_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, lab):
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    desktop.plasma_shell()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
+    x, y = icon_centre(desktop, GRANTED_RGB)
+    before = {w[0] for w in desktop.windows()}
+    click(desktop, 3, x, y)
+    wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and w[2] > 60 and
+                        w[3] > 40], SETTLE, what='the menu to open')
+    time.sleep(0.5)
+    desktop.screenshot('menu')
+    desktop.keep_screenshot('plasma-menu.png')
+    subprocess.run(['xdotool', 'key', 'Down', 'Return'],
+                   env=dict(os.environ, DISPLAY=desktop.x.display), check=True)
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert_default_viewer_run(desk, runs)
+    assert 'Tray: Activate from' not in agent.log()
