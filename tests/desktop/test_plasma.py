@@ -19,6 +19,9 @@ pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'plasmashell', 'kded5', KAC
                                 reason='needs plasma-desktop (tests/desktop/debian-packages.txt)')
 
 SETTLE = 10.0
+# plasmashell maps its panel's window before it has loaded the tray in it:
+# 1.5-5 s later on a loaded 2-core machine.
+ICON_TIMEOUT = 20.0
 
 
 def icon_centre(desktop, rgb):
@@ -36,24 +39,52 @@ def test_plasma_panel_draws_the_granted_icon(desk, helper, desktop, lab):
     shell = desktop.plasma_shell()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     wait_until(lambda: in_panel(desk, agent), SETTLE, what='the item in kded5\'s watcher')
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
     print(f'plasmashell start to panel mapped: {desktop.panel_mapped - shell.started:.2f} s; '
           f'mapped to icon drawn: {desktop.last_shot_started - desktop.panel_mapped:.2f} s')
     desktop.keep_screenshot('plasma-granted.png')
     assert shell.running()
 
 
-def test_plasma_panel_draws_the_icon_of_an_agent_already_running(desk, helper, desktop, lab):
-    '''The agent first (it registers once the watcher appears), then the
-    panel: the icon is drawn within 2 s of the panel's window.'''
+def first_grab(desktop, pred, what, timeout=ICON_TIMEOUT):
+    '''The monotonic time of the first grab of the panel's area (every
+    20 ms) whose pixels satisfy pred.'''
+    def look():
+        started = time.monotonic()
+        return pred(desktop.grab_pixels(desktop.bar_box)) and started
+    return wait_until(look, timeout, 0.02, what)
+
+
+def painted(pixels):
+    '''The panel's background drawn (Breeze's light grey, #eff0f1): before
+    plasmashell paints it, its window is black.'''
+    return sum(1 for p in pixels if sum(p) > 600) > 0.8 * len(pixels)
+
+
+def test_plasma_panel_draws_the_icon_of_an_agent_already_running_within_2_s(desk, helper,
+                                                                              desktop, lab):
+    '''The agent first (it registers once kded5's watcher appears), then the
+    shell: the icon is drawn within 2 s of the panel. plasmashell maps the
+    panel's window 1.5-3.5 s after it starts, takes the tray's host name
+    about 1 s later and paints the panel, with the tray's own items, about
+    1-1.5 s after that (load average ~10 on 2 cores).'''
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state('seatgate-granted')
-    desktop.plasma_shell()
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
-    drawn = desktop.last_shot_started - desktop.panel_mapped
-    print(f'plasmashell panel mapped to icon drawn: {drawn:.2f} s')
+    shell = desktop.plasma_shell()
+    # StatusNotifierItemHost::init (applets/systemtray/statusnotifieritemhost.cpp)
+    # takes this name when the tray's model is made, then reads the items.
+    host = f'org.kde.StatusNotifierHost-{shell.proc.pid}'
+    host_up = wait_until(lambda: desk.bus.client.name_owner(host) and time.monotonic(),
+                         ICON_TIMEOUT, 0.02, what=f'{host} on the session bus')
+    panel_drawn = first_grab(desktop, painted, 'the panel to be painted')
+    icon_drawn = desktop.wait_drawn(GRANTED_RGB, 'the granted icon in plasmashell\'s tray',
+                                    timeout=ICON_TIMEOUT)
+    print(f'plasmashell start to panel window mapped: {desktop.panel_mapped - shell.started:.2f} s; '
+          f'to tray host: {host_up - shell.started:.2f} s; '
+          f'to panel painted: {panel_drawn - shell.started:.2f} s; '
+          f'panel painted to icon drawn: {icon_drawn - panel_drawn:.2f} s')
     assert in_panel(desk, agent)
-    assert drawn < 2.0
+    assert icon_drawn - panel_drawn < 2.0
 
 
 def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
@@ -64,7 +95,7 @@ def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
     wait_until(lambda: in_panel(desk, agent), SETTLE, what='the item in kded5\'s watcher')
     # plasmashell's tray moves Passive items into its hidden popup: the
     # icon is in the panel only because the item needs attention.
-    desktop.wait_icon(DENIED_RGB, 'the denied icon in plasmashell\'s tray')
+    desktop.wait_icon(DENIED_RGB, 'the denied icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
     desktop.keep_screenshot('plasma-refused.png')
     assert props['Status'] == 'NeedsAttention'
     assert 'polkit' in props['ToolTip'][3] or 'not authorized' in props['ToolTip'][3].lower()
@@ -101,7 +132,7 @@ def test_plasma_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, lab)
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.plasma_shell()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray')
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
     x, y = icon_centre(desktop, GRANTED_RGB)
     before = {w[0] for w in desktop.windows()}
     click(desktop, 3, x, y)
