@@ -11,7 +11,7 @@ import time
 import pytest
 
 from desktop_lab import DENIED_RGB, GRANTED_RGB, KACTIVITYMANAGERD, missing, notify_calls
-from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, wait_until
+from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
 from test_xfce import click, in_panel
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'plasmashell', 'kded5', KACTIVITYMANAGERD,
@@ -102,6 +102,25 @@ def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
     assert 'polkit' in props['ToolTip'][3] or 'not authorized' in props['ToolTip'][3].lower()
 
 
+def test_plasma_panel_follows_a_seat_switch(desk, helper, desktop, lab):
+    '''In the background the item is Passive, and plasmashell's tray moves
+    Passive items into its hidden popup (behind the arrow); back at the
+    seat the icon is in the panel again.'''
+    desktop.plasma_shell()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
+    lab.logind.activate(INACTIVE_SESSION)
+    props = agent.wait_item(lambda p: p['Status'] == 'Passive', 'Passive')
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon gone', present=False, timeout=SETTLE)
+    # Hidden, not redrawn as the denied icon; still registered.
+    assert props['IconName'] == 'seatgate-denied'
+    desktop.wait_icon(DENIED_RGB, 'no denied icon in the panel', present=False, timeout=SETTLE)
+    desktop.keep_screenshot('plasma-background.png')
+    assert in_panel(desk, agent)
+    lab.logind.activate(CONSOLE_SESSION)
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon back', timeout=SETTLE)
+
+
 def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, helper, desktop,
                                                                           lab):
     '''Without kded5 there is no StatusNotifierWatcher: the agent falls back
@@ -133,6 +152,23 @@ def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, 
     assert seen.actions[0] == ['default', 'Open VM console']
     assert owner == desk.bus.client.name_owner('org.kde.plasmashell')
     assert shell.running()
+
+
+@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
+def test_plasma_left_click_opens_the_vm_console(desk, helper, desktop, lab):
+    '''A left click: the tray calls the item's Activate
+    (items/StatusNotifierItem.qml, onActivated), and the agent starts the
+    viewer.'''
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    desktop.plasma_shell()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
+    x, y = icon_centre(desktop, GRANTED_RGB)
+    click(desktop, 1, x, y)
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert_default_viewer_run(desk, runs)
+    assert 'Tray: Activate from' in agent.log()
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
