@@ -119,8 +119,8 @@ locked=true
 # plasmashell's layout (~/.config/plasma-org.kde.plasma.desktop-appletsrc, as
 # plasmashell 5.27 writes it): one panel (org.kde.panel) at the top edge
 # (location 3) holding the system tray, whose own containment
-# (org.kde.plasma.private.systemtray) carries the notifications plasmoid:
-# that plasmoid runs plasmashell's notification server. Without the file
+# (org.kde.plasma.private.systemtray) carries the notifications plasmoid,
+# which draws plasmashell's notification popups. Without the file
 # plasmashell lays out Debian's default panel (kickoff, pager, task manager
 # with pinned launchers, tray, clock), whose launchers' icons and clock
 # text have colours near the icons'. The desktop containment is created by

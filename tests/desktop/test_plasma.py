@@ -62,6 +62,15 @@ def painted(pixels):
     return sum(1 for p in pixels if sum(p) > 600) > 0.8 * len(pixels)
 
 
+def notification_popup(desktop, before):
+    '''plasmashell's notification popup: a window of its own (336 wide,
+    90-190 high here) below the panel, for about 5 s; the shell's other
+    windows are 160x160 or smaller.'''
+    return wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and
+                               w[2] > 200 and w[3] > 60], SETTLE,
+                      what='plasmashell to show the notification')[0]
+
+
 def test_plasma_panel_draws_the_icon_of_an_agent_already_running_within_2_s(desk, helper,
                                                                               desktop, lab):
     '''The agent first (it registers once kded5's watcher appears), then the
@@ -80,7 +89,8 @@ def test_plasma_panel_draws_the_icon_of_an_agent_already_running_within_2_s(desk
     panel_drawn = first_grab(desktop, painted, 'the panel to be painted')
     icon_drawn = desktop.wait_drawn(GRANTED_RGB, 'the granted icon in plasmashell\'s tray',
                                     timeout=ICON_TIMEOUT)
-    print(f'plasmashell start to panel window mapped: {desktop.panel_mapped - shell.started:.2f} s; '
+    print(f'plasmashell start to panel window mapped: '
+          f'{desktop.panel_mapped - shell.started:.2f} s; '
           f'to tray host: {host_up - shell.started:.2f} s; '
           f'to panel painted: {panel_drawn - shell.started:.2f} s; '
           f'panel painted to icon drawn: {icon_drawn - panel_drawn:.2f} s')
@@ -133,12 +143,7 @@ def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, 
     before = {w[0] for w in desktop.windows()}
     with notify_calls(desk) as seen:
         desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-        # Its popup is a window of its own (336 wide, 90-190 high here)
-        # below the panel, for about 5 s; the shell's other windows are
-        # 160x160 or smaller.
-        popup = wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and
-                                    w[2] > 200 and w[3] > 60], SETTLE,
-                           what='plasmashell to show the notification')[0]
+        popup = notification_popup(desktop, before)
         _id, _name, w, h, x, y = popup
         # Drawn once it is mapped: the notification's icon in the popup.
         wait_until(lambda: desktop.count_colour(desktop.grab_pixels((x, y, w, h)),
@@ -152,6 +157,27 @@ def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, 
     assert seen.actions[0] == ['default', 'Open VM console']
     assert owner == desk.bus.client.name_owner('org.kde.plasmashell')
     assert shell.running()
+
+
+@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
+def test_plasma_notification_click_opens_the_vm_console(desk, helper, desktop, lab):
+    '''A click on the popup invokes its default action
+    (NotificationPopup.qml: onClicked, defaultActionInvoked): plasmashell
+    sends ActionInvoked "default" and the agent runs the viewer.'''
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
+    desk.install_stub('remote-viewer', VIEWER_STUB)
+    desktop.plasma_shell(tray=False)
+    wait_until(lambda: desk.bus.client.name_owner('org.freedesktop.Notifications'), SETTLE,
+               what='plasmashell\'s notification server')
+    before = {w[0] for w in desktop.windows()}
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    _id, _name, w, h, x, y = notification_popup(desktop, before)
+    wait_until(lambda: desktop.count_colour(desktop.grab_pixels((x, y, w, h)), GRANTED_RGB) >= 20,
+               SETTLE, 0.02, what='the granted icon in the notification')
+    # On the body text, left of the icon and below the close button.
+    click(desktop, 1, x + w // 3, y + 50)
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert_default_viewer_run(desk, runs)
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
