@@ -111,6 +111,19 @@ def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
     desktop.keep_screenshot('plasma-refused.png')
     assert props['Status'] == 'NeedsAttention'
     assert 'polkit' in props['ToolTip'][3] or 'not authorized' in props['ToolTip'][3].lower()
+    if not missing('xdotool'):
+        # Hovering: plasmashell's tooltip, a window of its own below the
+        # panel (created 160x160, then sized to the text).
+        x, y = icon_centre(desktop, DENIED_RGB)
+        before = {w[0] for w in desktop.windows()}
+        subprocess.run(['xdotool', 'mousemove', str(x), str(y)],
+                       env=dict(os.environ, DISPLAY=desktop.x.display), check=True)
+        wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and
+                            w[2] > 200 and w[3] > 40 and w[5] >= desktop.bar_box[3] - 8],
+                   SETTLE, what='plasmashell\'s tooltip')
+        time.sleep(0.5)
+        desktop.screenshot('tooltip')
+        desktop.keep_screenshot('plasma-tooltip.png')
 
 
 def test_plasma_panel_follows_a_seat_switch(desk, helper, desktop, lab):
