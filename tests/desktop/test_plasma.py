@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from desktop_lab import DENIED_RGB, GRANTED_RGB, KACTIVITYMANAGERD, missing, notify_calls
+from desktop_lab import DENIED_RGB, GRANTED_RGB, KACTIVITYMANAGERD, Desktop, missing, notify_calls
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
 from test_xfce import click, in_panel
 
@@ -62,12 +62,27 @@ def painted(pixels):
     return sum(1 for p in pixels if sum(p) > 600) > 0.8 * len(pixels)
 
 
+def drawn_with(pixels, rgb):
+    '''A popup painted (mostly Breeze's light background) with the icon
+    of colour rgb in it.'''
+    return (sum(1 for p in pixels if sum(p) > 600) > 0.6 * len(pixels) and
+            Desktop.count_colour(pixels, rgb) >= 20)
+
+
+def viewable(desktop, window):
+    '''The window is mapped, and so are its parents (xwininfo lists
+    unmapped windows too).'''
+    out = subprocess.run(['xwininfo', '-id', window, '-display', desktop.x.display],
+                         capture_output=True, text=True).stdout
+    return 'Map State: IsViewable' in out
+
+
 def notification_popup(desktop, before):
     '''plasmashell's notification popup: a window of its own (336 wide,
-    90-190 high here) below the panel, for about 5 s; the shell's other
-    windows are 160x160 or smaller.'''
+    90-190 high here) below the panel, shown for about 5 s; the shell's
+    other windows are 160x160 or smaller.'''
     return wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and
-                               w[2] > 200 and w[3] > 60], SETTLE,
+                               w[2] > 200 and w[3] > 60 and viewable(desktop, w[0])], SETTLE,
                       what='plasmashell to show the notification')[0]
 
 
@@ -159,18 +174,38 @@ def test_plasma_notification_server_shows_the_notification_without_a_tray(desk, 
         desk.agent(CONSOLE_UID, CONSOLE_SESSION)
         popup = notification_popup(desktop, before)
         _id, _name, w, h, x, y = popup
-        # Drawn once it is mapped: the notification's icon in the popup.
-        wait_until(lambda: desktop.count_colour(desktop.grab_pixels((x, y, w, h)),
-                                                GRANTED_RGB) >= 20,
-                   SETTLE, 0.02, what='the granted icon in the notification')
+        # Mapped before it is painted: the notification's icon in the popup.
+        wait_until(lambda: drawn_with(desktop.grab_pixels((x, y, w, h)), GRANTED_RGB), SETTLE,
+                   0.02, what='the granted icon in the painted notification')
         shot = desktop.screenshot('notification')
         desktop.keep_screenshot('plasma-notification.png')
     print(f'notification window: {popup}')
-    assert desktop.count_colour(desktop.pixels(shot, (x, y, w, h)), GRANTED_RGB) >= 20
+    assert drawn_with(desktop.pixels(shot, (x, y, w, h)), GRANTED_RGB)
     assert seen.actions, seen.text
     assert seen.actions[0] == ['default', 'Open VM console']
     assert owner == desk.bus.client.name_owner('org.kde.plasmashell')
     assert shell.running()
+
+
+def test_plasma_notification_server_shows_a_refusal_without_a_tray(desk, helper, desktop, lab):
+    '''Refused by polkit with no tray: plasmashell's popup carries the
+    denied icon.'''
+    lab.polkit.set_allowed([])
+    desktop.plasma_shell(tray=False)
+    wait_until(lambda: desk.bus.client.name_owner('org.freedesktop.Notifications'), SETTLE,
+               what='plasmashell\'s notification server')
+    before = {w[0] for w in desktop.windows()}
+    with notify_calls(desk) as seen:
+        desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+        _id, _name, w, h, x, y = notification_popup(desktop, before)
+        # Mapped before it is painted; the wallpaper has greys near the
+        # denied icon's.
+        wait_until(lambda: drawn_with(desktop.grab_pixels((x, y, w, h)), DENIED_RGB), SETTLE, 0.02,
+                   what='the denied icon in the painted notification')
+        shot = desktop.screenshot('notification')
+        desktop.keep_screenshot('plasma-notification-refused.png')
+    assert drawn_with(desktop.pixels(shot, (x, y, w, h)), DENIED_RGB)
+    assert 'polkit' in seen.text
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
@@ -186,8 +221,8 @@ def test_plasma_notification_click_opens_the_vm_console(desk, helper, desktop, l
     before = {w[0] for w in desktop.windows()}
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     _id, _name, w, h, x, y = notification_popup(desktop, before)
-    wait_until(lambda: desktop.count_colour(desktop.grab_pixels((x, y, w, h)), GRANTED_RGB) >= 20,
-               SETTLE, 0.02, what='the granted icon in the notification')
+    wait_until(lambda: drawn_with(desktop.grab_pixels((x, y, w, h)), GRANTED_RGB), SETTLE, 0.02,
+               what='the granted icon in the painted notification')
     # On the body text, left of the icon and below the close button.
     click(desktop, 1, x + w // 3, y + 50)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
