@@ -257,7 +257,7 @@ def test_plasma_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, lab)
     before = {w[0] for w in desktop.windows()}
     click(desktop, 3, x, y)
     wait_until(lambda: [w for w in desktop.windows() if w[0] not in before and w[2] > 60 and
-                        w[3] > 40], SETTLE, what='the menu to open')
+                        w[3] > 40 and viewable(desktop, w[0])], SETTLE, what='the menu to open')
     time.sleep(0.5)
     desktop.screenshot('menu')
     desktop.keep_screenshot('plasma-menu.png')
