@@ -26,6 +26,7 @@ MATE_TRAY_APPLET = '/usr/lib/mate-panel/notification-area-applet'
 MATE_NOTIFICATION_DAEMON = '/usr/lib/mate-notification-daemon/mate-notification-daemon'
 MATE_LAYOUTS = '/usr/share/mate-panel/layouts'
 GNOME_SHELL_NOTIFICATIONS = '/usr/share/gnome-shell/org.gnome.Shell.Notifications'
+KACTIVITYMANAGERD = '/usr/lib/x86_64-linux-gnu/libexec/kactivitymanagerd'
 
 # The icons' own colours (data/icons/*.svg), as the panel draws them.
 GRANTED_RGB = (0x2e, 0x9e, 0x4f)
@@ -113,6 +114,50 @@ toplevel-id=top
 position=0
 relative-to-edge=end
 locked=true
+'''
+
+# plasmashell's layout (~/.config/plasma-org.kde.plasma.desktop-appletsrc, as
+# plasmashell 5.27 writes it): one panel (org.kde.panel) at the top edge
+# (location 3) holding the system tray, whose own containment
+# (org.kde.plasma.private.systemtray) carries the notifications plasmoid,
+# which draws plasmashell's notification popups. Without the file
+# plasmashell lays out Debian's default panel (kickoff, pager, task manager
+# with pinned launchers, tray, clock), whose launchers' icons and clock
+# text have colours near the icons'. The desktop containment is created by
+# plasmashell for the current activity.
+PLASMA_APPLETSRC = '''[Containments][2]
+formfactor=2
+immutability=1
+lastScreen=0
+location=3
+plugin=org.kde.panel
+wallpaperplugin=org.kde.image
+
+[Containments][2][Applets][3]
+immutability=1
+plugin=org.kde.plasma.systemtray
+
+[Containments][2][Applets][3][Configuration]
+SystrayContainmentId=4
+
+[Containments][2][General]
+AppletOrder=3
+
+[Containments][4]
+formfactor=2
+immutability=1
+lastScreen=0
+location=3
+plugin=org.kde.plasma.private.systemtray
+wallpaperplugin=org.kde.image
+
+[Containments][4][General]
+extraItems=org.kde.plasma.notifications
+knownItems=org.kde.plasma.notifications
+'''
+# The panel's thickness, kept by plasmashell in plasmashellrc.
+PLASMASHELLRC = '''[PlasmaViews][Panel 2][Defaults]
+thickness=32
 '''
 
 # sway with waybar as its bar; waybar with its tray module alone.
@@ -441,6 +486,75 @@ class Desktop:
         wait_until(lambda: self.desk.bus.client.name_owner('org.freedesktop.Notifications'), 30,
                    what='gnome-shell\'s notification service')
 
+    def plasma_config(self):
+        '''The person's plasmashell layout and the environment a Plasma
+        session gives its programs (startkde/startplasma.cpp,
+        setupPlasmaEnvironment): KDE_FULL_SESSION, KDE_SESSION_VERSION=5,
+        KDE_SESSION_UID, XDG_CURRENT_DESKTOP=KDE.'''
+        conf = os.path.join(self.home, '.config')
+        os.makedirs(conf, exist_ok=True)
+        for name, text in (('plasma-org.kde.plasma.desktop-appletsrc', PLASMA_APPLETSRC),
+                           ('plasmashellrc', PLASMASHELLRC)):
+            with open(os.path.join(conf, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+        for dirpath, _d, filenames in os.walk(conf):
+            os.chown(dirpath, self.uid, self.uid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), self.uid, self.uid)
+        run_dir = os.path.join(self.dir, 'runtime')
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
+        os.chown(run_dir, self.uid, self.uid)
+        self.env.update({'KDE_FULL_SESSION': 'true', 'KDE_SESSION_VERSION': '5',
+                         'KDE_SESSION_UID': str(self.uid), 'XDG_CURRENT_DESKTOP': 'KDE',
+                         'XDG_RUNTIME_DIR': run_dir, 'QT_QPA_PLATFORM': 'xcb'})
+
+    def kded5(self):
+        '''kded5, which holds Plasma 5's StatusNotifierWatcher: its module
+        statusnotifierwatcher (X-KDE-Kded-autoload true, phase 1, not
+        loaded on demand) is loaded when kded starts in a KDE session
+        (kded.cpp, Kded::initModules: phase 1 needs KDE_FULL_SESSION,
+        KDE_SESSION_VERSION=5 and KDE_SESSION_UID = its own uid). Nothing
+        in plasmashell 5.27 asks kded for it: the tray's host only watches
+        for the name (applets/systemtray/statusnotifieritemhost.cpp,
+        StatusNotifierItemHost::init). The session bus would start kded on
+        demand; the lab's bus has no service files.'''
+        p = self.run('kded5', ['kded5'])
+        wait_until(lambda: self.desk.bus.client.name_owner('org.kde.StatusNotifierWatcher'), 20,
+                   what='kded5\'s StatusNotifierWatcher on the session bus')
+        return p
+
+    def plasma_shell(self, tray=True):
+        '''plasmashell 5.27 on the Xvfb display (Qt Quick on Mesa's
+        software GL through Xvfb's GLX) with the layout above; with
+        tray=True kded5 first, which holds the StatusNotifierWatcher.
+        kactivitymanagerd is started first: without it ShellCorona::load
+        (shell/shellcorona.cpp) aborts ("Aborting shell load: The activity
+        manager daemon (kactivitymanagerd) is not running") and no panel
+        is drawn; the session bus would start it on demand. Returns once
+        the panel's window is mapped.'''
+        self.plasma_config()
+        self.run('kactivitymanagerd', [KACTIVITYMANAGERD])
+        wait_until(lambda: self.desk.bus.client.name_owner('org.kde.ActivityManager'), 20,
+                   what='kactivitymanagerd on the session bus')
+        if tray:
+            self.kded5()
+        # --no-respawn: KCrash would restart a crashed shell behind the test.
+        p = self.run('plasmashell', ['plasmashell', '--no-respawn'])
+        self.panel_name = 'Plasma'
+
+        def panel():
+            # Its desktop's and popups' windows are also named "Plasma".
+            for _id, n, w, h, x, y in self.windows():
+                if n == 'Plasma' and w >= 400 and 16 <= h <= 64 and y == 0:
+                    return (x, y, w, h)
+            return not p.running() and 'exited'
+        box = wait_until(panel, 60, 0.1, 'plasmashell\'s panel window')
+        if box == 'exited':
+            raise LabError(f'plasmashell exited: {p.log()[-2000:]}')
+        self.bar_box = box
+        self.panel_mapped = time.monotonic()
+        return p
+
     def mate_notification_daemon(self):
         p = self.run('mate-notification-daemon', [MATE_NOTIFICATION_DAEMON],
                      env={'GSETTINGS_BACKEND': 'memory'})
@@ -562,6 +676,48 @@ class Desktop:
         except LabError as e:
             raise LabError(f'{e}; {last[0]} pixels of {rgb} in the panel '
                            f'(screenshots in {self.dir})') from None
+
+    def grab_pixels(self, box):
+        '''[(r, g, b)] of the area box=(x, y, w, h) of the screen, read from
+        the X server directly (GetImage through GDK, ~2 ms): for timing,
+        where a screenshot through `import` takes 0.1 s on an idle machine
+        and 2-3 s beside a busy plasmashell on a loaded one.'''
+        import gi
+        gi.require_version('Gdk', '3.0')
+        from gi.repository import Gdk
+        if getattr(self, '_gdk_display', None) is None:
+            self._gdk_display = Gdk.Display.open(self.x.display)
+            if self._gdk_display is None:
+                raise LabError(f'GDK cannot open the X display {self.x.display}')
+        root = self._gdk_display.get_default_screen().get_root_window()
+        x, y, w, h = box
+        pb = Gdk.pixbuf_get_from_window(root, x, y, w, h)
+        if pb is None:
+            raise LabError(f'GDK could not read {w}x{h}+{x}+{y} of the screen')
+        data, stride, n = pb.get_pixels(), pb.get_rowstride(), pb.get_n_channels()
+        return [tuple(data[r * stride + c * n:r * stride + c * n + 3])
+                for r in range(h) for c in range(w)]
+
+    def wait_drawn(self, rgb, what, timeout=5.0, minimum=20):
+        '''Waits until the panel's area holds at least `minimum` pixels of
+        colour rgb, grabbing it every 20 ms; returns the monotonic time of
+        the first grab that did, and keeps a screenshot of the moment.'''
+        box = self.bar_box
+        tolerance = getattr(self, 'icon_tolerance', 24)
+        last = [0]
+
+        def look():
+            started = time.monotonic()
+            last[0] = self.count_colour(self.grab_pixels(box), rgb, tolerance)
+            return last[0] >= minimum and started
+        try:
+            seen = wait_until(look, timeout, 0.02, what)
+        except LabError as e:
+            self.screenshot(what.replace(' ', '-'))
+            raise LabError(f'{e}; {last[0]} pixels of {rgb} in the panel '
+                           f'(screenshots in {self.dir})') from None
+        self.screenshot(what.replace(' ', '-'))
+        return seen
 
     def keep_screenshot(self, name):
         '''Copies the last screenshot to SEATGATE_SCREENSHOT_DIR, if set.'''
