@@ -118,6 +118,10 @@ agent_show (SgAgent *agent, SgStatusKind kind, guint16 port, const char *reason,
   agent_announce (agent);
 }
 
+/* What the person at the seat is told. polkit's refusal gets a sentence of
+ * our own: the helper's message is written for administrators (which
+ * session polkit judged, which rule to write), long enough that panels cut
+ * it off (Plasma shows 8 lines), and English only; the log keeps it whole. */
 static char *
 refusal_text (const GError *error)
 {
@@ -127,6 +131,9 @@ refusal_text (const GError *error)
   if (g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY)
       || g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT))
     return g_strdup (_ ("the helper did not answer"));
+  if (g_error_matches (copy, SG_ERROR, SG_ERROR_NOT_AUTHORIZED))
+    return g_strdup (
+        _ ("polkit does not allow you the VM console here: ask the lab's administrator"));
   return g_strdup (copy->message);
 }
 
@@ -170,7 +177,7 @@ on_grant_reply (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_free (agent->refusal);
       agent->refusal = refusal_text (error);
-      g_message ("The helper refused the grant: %s", agent->refusal);
+      g_message ("The helper refused the grant: %s", error->message);
       agent->grant = GRANT_REFUSED;
     }
   agent_update (agent);
@@ -399,7 +406,7 @@ on_open_console_reply (GObject *source, GAsyncResult *result, gpointer user_data
     {
       g_autofree char *why = refusal_text (error);
 
-      g_message ("The helper did not open the VM console: %s", why);
+      g_message ("The helper did not open the VM console: %s", error->message);
       if (agent->notify != NULL)
         sg_notify_problem (agent->notify, _ ("The VM console could not be opened"), why);
       /* The helper knows best whether we hold the grant: when it says we

@@ -2,6 +2,8 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "markup.h"
+
 #define NOTIFY_NAME "org.freedesktop.Notifications"
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 #define NOTIFY_IFACE "org.freedesktop.Notifications"
@@ -88,7 +90,7 @@ notify_send (NotifyCall *call, gboolean server_has_actions)
 {
   SgNotify *notify = call->notify;
   GVariantBuilder actions, hints;
-  g_autofree char *escaped = g_markup_escape_text (call->body ? call->body : "", -1);
+  g_autofree char *escaped = sg_markup_escape (call->body);
 
   g_variant_builder_init (&actions, G_VARIANT_TYPE_STRING_ARRAY);
   if (call->with_open && server_has_actions)

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "markup.h"
 #include "sg-build-config.h"
 
 #define SNI_IFACE "org.kde.StatusNotifierItem"
@@ -99,7 +100,7 @@ tooltip_variant (const SgStatus *status)
 {
   g_autofree char *headline = sg_status_headline (status);
   g_autofree char *detail = sg_status_detail (status);
-  g_autofree char *escaped = g_markup_escape_text (detail ? detail : "", -1);
+  g_autofree char *escaped = sg_markup_escape (detail);
 
   /* Hosts render the description as markup. */
   return g_variant_new ("(s@a(iiay)ss)", sg_status_icon_name (status),

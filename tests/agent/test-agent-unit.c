@@ -9,6 +9,7 @@
 
 #include "console.h"
 #include "helper-proxy.h"
+#include "markup.h"
 #include "menu.h"
 #include "session.h"
 #include "sg-error.h"
@@ -434,6 +435,19 @@ test_seats_lookup (void)
                    SG_HELPER_SEAT_UNKNOWN);
 }
 
+/* Only what markup needs: a host that sees no tag shows entities as they are. */
+static void
+test_markup_escape (void)
+{
+  g_autofree char *plain = sg_markup_escape ("the user's \"display\" session");
+  g_autofree char *tags = sg_markup_escape ("a <b> & c > d");
+  g_autofree char *none = sg_markup_escape (NULL);
+
+  g_assert_cmpstr (plain, ==, "the user's \"display\" session");
+  g_assert_cmpstr (tags, ==, "a &lt;b&gt; &amp; c &gt; d");
+  g_assert_cmpstr (none, ==, "");
+}
+
 static void
 test_status_words (void)
 {
@@ -482,5 +496,6 @@ main (int argc, char **argv)
                    test_vv_file_refuses_a_runtime_dir_not_private);
   g_test_add_func ("/agent/helper-proxy/seats-lookup", test_seats_lookup);
   g_test_add_func ("/agent/status/words", test_status_words);
+  g_test_add_func ("/agent/markup/escape", test_markup_escape);
   return g_test_run ();
 }

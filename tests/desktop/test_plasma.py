@@ -137,6 +137,10 @@ def test_plasma_panel_shows_a_polkit_refusal(desk, helper, desktop, lab):
     desktop.keep_screenshot('plasma-refused.png')
     assert props['Status'] == 'NeedsAttention'
     assert 'polkit' in props['ToolTip'][3] or 'not authorized' in props['ToolTip'][3].lower()
+    # plasmashell shows a body without tags as plain text, entities and all:
+    # the apostrophe of "the lab's administrator" must come as itself.
+    assert "lab's" in props['ToolTip'][3], props['ToolTip'][3]
+    assert not any(e in props['ToolTip'][3] for e in ('&apos;', '&quot;', '&#39;')), props['ToolTip']
     if not missing('xdotool'):
         # Hovering: plasmashell's tooltip, a window of its own below the
         # panel (created 160x160, then sized to the text).
