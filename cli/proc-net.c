@@ -119,7 +119,10 @@ sgctl_tcp_listeners (GError **error)
  * client's own end has none unless it bound one), state SS_CONNECTED (03)
  * once QEMU accepted it; a second client, which QEMU does not accept while
  * it serves the first, shows as an embryo in state SS_CONNECTING (02) with
- * inode 0, and turns into 03 with an inode when the first one closes. */
+ * inode 0, and turns into 03 with an inode when the first one closes. A
+ * queued connection whose client gave up (closed) stays listed as 02 (its
+ * RefCount drops from 3 to 2) until QEMU accepts it and reads EOF, so it
+ * is counted as waiting until then. */
 #define UNIX_ACCEPTCON 0x00010000 /* __SO_ACCEPTCON: listen() was called */
 #define UNIX_STREAM 0x0001
 #define UNIX_CONNECTING 0x02

@@ -446,3 +446,17 @@ def test_ctl_status_says_a_seat_without_binding_has_the_firewall_alone(real_lab)
     lab.start_helper()
     assert seat0_binding_line(lab) == '  VM binding:     none (the firewall alone)'
     assert seat0_binding(lab) is None
+
+
+def test_ctl_doctor_lets_a_socket_open_to_all_pass_in_a_0700_folder(real_lab):
+    # Mode 0777 on the socket, but its folder is the VM user's 0700: nobody
+    # else can reach it, and doctor says nothing.
+    lab = real_lab(rules=GRANT_RULE)
+    vm = QmpVM(lab).start()
+    os.chmod(vm.path, 0o777)
+    assert not can_connect_as(REMOTE_UID, vm.path)
+    bind(lab, vm.path)
+    start_helper_on(lab, vm)
+    status, found = doctor(lab)
+    assert status == ctl.EXIT_OK
+    assert problems(found) == [] and vm_ids(found) == []
