@@ -184,8 +184,8 @@ sgctl_cmd_check_config (int argc, char **argv)
       "Checks FILE (default " SG_CONFIG_FILE ") and its drop-ins (FILE.d/*.conf)\n"
       "the way seatgate-helper reads them, and prints what they gate and which file\n"
       "and line each setting came from (each seat's VM binding too: its QMP socket\n"
-      "and lock keys), or the file, line and key of the first problem. Nothing is changed: restart "
-      "seatgate to apply a change.",
+      "and lock keys, or none), or the file, line and key of the first problem.\n"
+      "Nothing is changed: restart seatgate to apply a change.",
       entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (SgConfig) config = NULL;

@@ -726,12 +726,13 @@ sgctl_cmd_doctor (int argc, char **argv)
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "doctor", NULL,
       "Checks the config, seatgate-helper, the nftables table, the kernel, the TCP\n"
-      "listeners on VM console ports, each seat's VM binding (its QMP socket: there,\n"
-      "served by QEMU, connected, reachable by whom; never connected to), logind's\n"
-      "seats and polkit's actions, and prints each problem with its fix. Run it as root: the table "
-      "and other users'\n"
-      "processes can only be read by root. Exits 1 if it found a problem (warnings\n"
-      "alone exit 0).",
+      "listeners on VM console ports, each seat's VM binding (its QMP socket is\n"
+      "there, QEMU listens on it, one client holds it and none waits, no other user\n"
+      "can reach it; read from the file system and /proc/net/unix, never connected\n"
+      "to), logind's seats and polkit's actions, and prints each problem with its\n"
+      "fix. Run it as root: the table, the VM's socket and other users' processes\n"
+      "can only be read by root. Exits 1 if it found a problem (warnings alone exit\n"
+      "0).",
       entries);
   Doctor d = { 0 };
 

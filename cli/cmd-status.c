@@ -448,9 +448,11 @@ sgctl_cmd_status (int argc, char **argv)
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "status", NULL,
       "Shows the config file, each seat's ports, its active session, who holds its\n"
-      "grant and its VM binding (the config's QMP socket: whether QEMU listens on it\n"
-      "and a client, the helper while it runs, is connected; never connected to), the\n"
-      "nftables table (root only), and the helper's version.",
+      "grant and its VM binding (QMPSocket= from the config file: whether QEMU\n"
+      "listens on the socket, whether a client, the helper while it runs, holds\n"
+      "QEMU's one QMP connection, and how many wait behind it; read from\n"
+      "/proc/net/unix, never connected to), the nftables table (root only), and the\n"
+      "helper's version.",
       entries);
   g_auto (Status) status = { 0 };
 
