@@ -107,14 +107,26 @@ def bind(lab, path):
     return lab.config_path
 
 
-def bound_lab(real_lab, path, helper=True):
-    '''The real-polkitd lab (so doctor's other checks pass and its exit
-    status is the binding's), seat0 bound to path, the helper started.'''
+def bound_lab(real_lab, folder_mode=0o700):
+    '''(lab, vm): the real-polkitd lab (so doctor's other checks pass and
+    its exit status is the binding's) and a running QEMU, seat0 bound to its
+    QMP socket; no helper yet.'''
     lab = real_lab(rules=GRANT_RULE)
+    vm = QmpVM(lab, folder_mode=folder_mode).start()
+    bind(lab, vm.path)
+    return lab, vm
+
+
+def lab_bound_to(real_lab, make_path):
+    '''(lab, path): the real-polkitd lab, seat0 bound to make_path(folder)
+    in a 0700 folder with no QEMU, the helper started.'''
+    lab = real_lab(rules=GRANT_RULE)
+    folder = os.path.join(lab.dir, 'vm-run')
+    os.makedirs(folder, mode=0o700)
+    path = make_path(folder)
     bind(lab, path)
-    if helper:
-        lab.start_helper()
-    return lab
+    lab.start_helper()
+    return lab, path
 
 
 def doctor(lab):
@@ -131,32 +143,18 @@ def vm_ids(found):
     return sorted(i for i in found if i.startswith('vm-'))
 
 
-def seat0_binding(lab):
-    _, doc = ctl.run_json(lab, ['status', '--config', lab.config_path])
-    [seat] = doc['seats']
-    return seat['vm_binding']
-
-
-def seat0_binding_line(lab):
-    r = ctl.run(lab, ['status', '--config', lab.config_path])
-    [line] = [x for x in r.stdout.splitlines() if x.startswith('  VM binding:')]
-    return line
-
-
-def can_connect_as(uid, path):
-    '''Whether uid may connect() to path: the kernel's answer, for the claim
-    doctor makes about who can reach the socket. Connects and closes at
-    once, before any helper holds QEMU's connection.'''
-    r = subprocess.run(['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups',
-                        seatgate_lab.PYTHON, '-c',
-                        'import socket, sys\n'
-                        's = socket.socket(socket.AF_UNIX)\n'
-                        'try:\n'
-                        '    s.connect(sys.argv[1])\n'
-                        'except PermissionError:\n'
-                        '    sys.exit(13)\n', path], capture_output=True, text=True, timeout=10)
-    assert r.returncode in (0, 13), r.stderr
-    return r.returncode == 0
+def sole_finding(lab, finding_id, severity='problem', other_problems=()):
+    '''Runs doctor --json: finding_id is its one vm-* finding, with that
+    severity; the problems are it (if one) and other_problems, and the exit
+    status follows them. Returns the finding.'''
+    status, found = doctor(lab)
+    assert vm_ids(found) == [finding_id]
+    f = found[finding_id]
+    assert f['severity'] == severity
+    expected = sorted(list(other_problems) + ([finding_id] if severity == 'problem' else []))
+    assert problems(found) == expected
+    assert status == (ctl.EXIT_FAILURE if expected else ctl.EXIT_OK)
+    return f
 
 
 def seat0_binding(lab, uid=0):
@@ -196,9 +194,7 @@ def start_helper_on(lab, vm):
 
 
 def test_ctl_doctor_and_status_find_a_good_binding_without_disturbing_the_helper(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     start_helper_on(lab, vm)
     helpers_connection = accepted_inodes(vm.path)
 
@@ -222,16 +218,8 @@ def test_ctl_doctor_and_status_find_a_good_binding_without_disturbing_the_helper
 
 
 def test_ctl_doctor_says_a_missing_socket_means_the_vm_is_not_running(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    folder = os.path.join(lab.dir, 'vm-run')
-    os.makedirs(folder, mode=0o700)
-    path = os.path.join(folder, 'seat0.qmp')
-    bind(lab, path)
-    lab.start_helper()
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-missing'] and vm_ids(found) == ['vm-socket-missing']
-    f = found['vm-socket-missing']
+    lab, path = lab_bound_to(real_lab, lambda folder: os.path.join(folder, 'seat0.qmp'))
+    f = sole_finding(lab, 'vm-socket-missing')
     assert f"seat0's VM socket {path} does not exist" in f['message']
     assert 'the VM is not running, or QEMU was started with another -qmp path' in f['message']
     assert f'-qmp unix:{path},server=on,wait=off' in f['fix']
@@ -243,14 +231,13 @@ def test_ctl_doctor_says_a_missing_socket_means_the_vm_is_not_running(real_lab):
 
 
 def test_ctl_doctor_finds_a_file_that_is_not_a_socket(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    path = lab.write_file('seat0.qmp', 'not a socket\n')
-    bind(lab, path)
-    lab.start_helper()
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-not-socket'] and vm_ids(found) == ['vm-socket-not-socket']
-    f = found['vm-socket-not-socket']
+    def regular_file(folder):
+        path = os.path.join(folder, 'seat0.qmp')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('not a socket\n')
+        return path
+    lab, path = lab_bound_to(real_lab, regular_file)
+    f = sole_finding(lab, 'vm-socket-not-socket')
     assert f"seat0's QMPSocket={path} is a regular file, not a socket" in f['message']
     assert 'every grant of seat0 is refused' in f['message']
     assert f'Set QMPSocket= ({lab.config_path}:' in f['fix']
@@ -259,20 +246,14 @@ def test_ctl_doctor_finds_a_file_that_is_not_a_socket(real_lab):
 
 
 def test_ctl_doctor_finds_a_socket_file_nobody_listens_on(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    folder = os.path.join(lab.dir, 'vm-run')
-    os.makedirs(folder, mode=0o700)
-    path = os.path.join(folder, 'seat0.qmp')
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(path)
-    s.close()
-    bind(lab, path)
-    lab.start_helper()
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-not-listening']
-    assert vm_ids(found) == ['vm-socket-not-listening']
-    f = found['vm-socket-not-listening']
+    def stale_socket(folder):
+        path = os.path.join(folder, 'seat0.qmp')
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.close()
+        return path
+    lab, path = lab_bound_to(real_lab, stale_socket)
+    f = sole_finding(lab, 'vm-socket-not-listening')
     assert f"Nothing listens on seat0's VM socket {path}" in f['message']
     assert 'left over from a QEMU that ended' in f['message']
     assert 'Start the VM again' in f['fix']
@@ -282,31 +263,21 @@ def test_ctl_doctor_finds_a_socket_file_nobody_listens_on(real_lab):
 
 
 def test_ctl_doctor_finds_the_socket_a_killed_qemu_left(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     start_helper_on(lab, vm)
     assert seat0_binding(lab)['state'] == 'listening'
     vm.kill()
     assert os.path.exists(vm.path)
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-not-listening']
-    assert vm_ids(found) == ['vm-socket-not-listening']
+    sole_finding(lab, 'vm-socket-not-listening')
     assert seat0_binding(lab)['state'] == 'not-listening'
 
 
 def test_ctl_doctor_finds_a_socket_every_local_user_can_reach(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab, folder_mode=0o755).start()
+    lab, vm = bound_lab(real_lab, folder_mode=0o755)
     os.chmod(vm.path, 0o777)
     assert can_connect_as(REMOTE_UID, vm.path)  # what doctor is about to say
-    bind(lab, vm.path)
     start_helper_on(lab, vm)
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-reachable'] and vm_ids(found) == ['vm-socket-reachable']
-    f = found['vm-socket-reachable']
+    f = sole_finding(lab, 'vm-socket-reachable')
     assert f"Every local user can connect to seat0's VM socket {vm.path} (mode 0777" in f['message']
     assert 'any local user can control the VM and set its SPICE password' in f['message']
     assert 'in a 0700 folder' in f['fix'] and 'docs/vm-binding.md' in f['fix']
@@ -315,18 +286,13 @@ def test_ctl_doctor_finds_a_socket_every_local_user_can_reach(real_lab):
 def test_ctl_doctor_names_the_users_a_group_writable_socket_lets_in(real_lab):
     # The socket's group is REMOTE_UID's own: exactly that user gets in,
     # and the folders let her pass as one of "the others".
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab, folder_mode=0o755).start()
+    lab, vm = bound_lab(real_lab, folder_mode=0o755)
     os.chown(vm.path, VM_UID, REMOTE_UID)
     os.chmod(vm.path, 0o770)
     assert can_connect_as(REMOTE_UID, vm.path)
     assert not can_connect_as(CONSOLE_UID, vm.path)
-    bind(lab, vm.path)
     start_helper_on(lab, vm)
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-reachable']
-    f = found['vm-socket-reachable']
+    f = sole_finding(lab, 'vm-socket-reachable')
     remote = pwd.getpwuid(REMOTE_UID).pw_name
     assert f'{remote} ({REMOTE_UID}) can connect to seat0\'s VM socket' in f['message']
     assert f'({CONSOLE_UID})' not in f['message']
@@ -336,28 +302,20 @@ def test_ctl_doctor_warns_that_an_acl_on_the_way_is_not_read(real_lab):
     # A POSIX ACL (system.posix_acl_access, version 2) on the socket's
     # folder that lets REMOTE_UID search it: doctor reads mode bits only,
     # so it says it cannot tell rather than guess.
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
+    lab, vm = bound_lab(real_lab)
     entries = [(0x01, 7, 0xFFFFFFFF), (0x02, 1, REMOTE_UID), (0x04, 0, 0xFFFFFFFF),
                (0x10, 1, 0xFFFFFFFF), (0x20, 0, 0xFFFFFFFF)]
     acl = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries)
     os.setxattr(vm.folder, 'system.posix_acl_access', acl)
-    bind(lab, vm.path)
     start_helper_on(lab, vm)
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_OK  # a warning alone
-    assert vm_ids(found) == ['vm-socket-access-unknown']
-    f = found['vm-socket-access-unknown']
-    assert f['severity'] == 'warning'
+    f = sole_finding(lab, 'vm-socket-access-unknown', 'warning')
     assert f"Who can connect to seat0's VM socket {vm.path} could not be told" in f['message']
     assert f'{vm.folder} has an ACL' in f['message']
     assert 'setfacl -b' in f['fix']
 
 
 def test_ctl_doctor_as_a_user_says_it_cannot_see_the_socket(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     start_helper_on(lab, vm)
     _, doc = ctl.run_json(lab, ['doctor', '--config', lab.config_path], uid=CONSOLE_UID)
     found = {f['id']: f for f in doc['findings']}
@@ -371,18 +329,12 @@ def test_ctl_doctor_as_a_user_says_it_cannot_see_the_socket(real_lab):
 
 
 def test_ctl_doctor_finds_another_client_holding_the_vm_while_the_helper_is_stopped(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     other = socket.socket(socket.AF_UNIX)
     other.connect(vm.path)
     assert other.recv(4096).startswith(b'{"QMP"')
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert 'helper-not-running' in problems(found)
-    assert vm_ids(found) == ['vm-socket-taken']
-    f = found['vm-socket-taken']
-    assert f['severity'] == 'problem'
+    f = sole_finding(lab, 'vm-socket-taken',
+                     other_problems=('helper-not-running', 'table-missing'))
     assert f"Another program is connected to seat0's VM socket {vm.path}" in f['message']
     assert 'QEMU serves one QMP client at a time' in f['message']
     assert 'a -qmp socket of its own' in f['fix']
@@ -392,18 +344,13 @@ def test_ctl_doctor_finds_another_client_holding_the_vm_while_the_helper_is_stop
 
 
 def test_ctl_doctor_finds_a_client_queued_behind_the_helper(real_lab):
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     start_helper_on(lab, vm)
     other = socket.socket(socket.AF_UNIX)
     other.connect(vm.path)
     wait_until(lambda: waiting(vm.path) == 1, 5.0, 0.01, 'the second client in the backlog')
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_FAILURE
-    assert problems(found) == ['vm-socket-backlog'] and vm_ids(found) == ['vm-socket-backlog']
-    f = found['vm-socket-backlog']
-    assert f"1 connection waits unanswered in the backlog of seat0's VM socket" in f['message']
+    f = sole_finding(lab, 'vm-socket-backlog')
+    assert "1 connection waits unanswered in the backlog of seat0's VM socket" in f['message']
     assert 'Give every other program a -qmp socket of its own' in f['fix']
     assert seat0_binding_line(lab) == \
         f'  VM binding:     {vm.path}: QEMU listening, a client connected, 1 waiting'
@@ -416,9 +363,7 @@ def test_ctl_doctor_warns_when_the_helper_is_not_connected_to_a_listening_vm(rea
     # helper's connect waits, times out (3 s) and is dropped. Its half in
     # QEMU's backlog stays listed until QEMU accepts it (and reads EOF) once
     # the other client leaves; then QEMU listens with nobody connected.
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
-    bind(lab, vm.path)
+    lab, vm = bound_lab(real_lab)
     other = socket.socket(socket.AF_UNIX)
     other.connect(vm.path)
     lab.start_helper()
@@ -427,11 +372,7 @@ def test_ctl_doctor_warns_when_the_helper_is_not_connected_to_a_listening_vm(rea
     other.close()
     wait_until(lambda: accepted(vm.path) == 0 and waiting(vm.path) == 0, 5.0, 0.01,
                'QEMU to be free')
-    status, found = doctor(lab)
-    assert status == ctl.EXIT_OK  # a warning alone
-    assert problems(found) == [] and vm_ids(found) == ['vm-helper-not-connected']
-    f = found['vm-helper-not-connected']
-    assert f['severity'] == 'warning'
+    f = sole_finding(lab, 'vm-helper-not-connected', 'warning')
     assert (f"QEMU listens on seat0's VM socket {vm.path}, but no client is connected to it"
             in f['message'])
     assert 'journalctl -u seatgate' in f['fix']
@@ -451,11 +392,9 @@ def test_ctl_status_says_a_seat_without_binding_has_the_firewall_alone(real_lab)
 def test_ctl_doctor_lets_a_socket_open_to_all_pass_in_a_0700_folder(real_lab):
     # Mode 0777 on the socket, but its folder is the VM user's 0700: nobody
     # else can reach it, and doctor says nothing.
-    lab = real_lab(rules=GRANT_RULE)
-    vm = QmpVM(lab).start()
+    lab, vm = bound_lab(real_lab)
     os.chmod(vm.path, 0o777)
     assert not can_connect_as(REMOTE_UID, vm.path)
-    bind(lab, vm.path)
     start_helper_on(lab, vm)
     status, found = doctor(lab)
     assert status == ctl.EXIT_OK
