@@ -61,10 +61,7 @@ print_json (const char *path, const SgConfig *config, const GError *error)
       sgctl_json_begin_object (json);
       sgctl_json_member_string (json, "seat", seat->name);
       sgctl_json_key (json, "ports");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < seat->ports->len; j++)
-        sgctl_json_int (json, g_array_index (seat->ports, guint16, j));
-      sgctl_json_end_array (json);
+      sgctl_json_port_array (json, seat->ports);
       member_origin (json, "ports_from", &seat->ports_origin);
       sgctl_json_member_string (json, "qmp_socket", seat->qmp_socket);
       member_origin (json, "qmp_socket_from", &seat->qmp_socket_origin);
@@ -83,10 +80,7 @@ print_json (const char *path, const SgConfig *config, const GError *error)
     }
   sgctl_json_end_array (json);
   sgctl_json_key (json, "always_allow");
-  sgctl_json_begin_array (json);
-  for (guint i = 0; i < config->always_allow->len; i++)
-    sgctl_json_int (json, g_array_index (config->always_allow, guint32, i));
-  sgctl_json_end_array (json);
+  sgctl_json_uid_array (json, config->always_allow);
   member_origin (json, "always_allow_from", &config->always_allow_origin);
   sgctl_json_member_string (json, "table_mode", sg_table_mode_to_string (config->table_mode));
   member_origin (json, "table_mode_from", &config->table_mode_origin);

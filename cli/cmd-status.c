@@ -292,17 +292,11 @@ print_json (const Status *s)
       sgctl_json_member_bool (json, "owned", s->table->owned);
       sgctl_json_member_bool (json, "persistent", s->table->persistent);
       sgctl_json_key (json, "gated_ports");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < live->gated->len; j++)
-        sgctl_json_int (json, g_array_index (live->gated, guint16, j));
-      sgctl_json_end_array (json);
+      sgctl_json_port_array (json, live->gated);
       sgctl_json_key (json, "granted");
       json_pairs (json, live->granted);
       sgctl_json_key (json, "always");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < live->always->len; j++)
-        sgctl_json_int (json, g_array_index (live->always, guint32, j));
-      sgctl_json_end_array (json);
+      sgctl_json_uid_array (json, live->always);
       sgctl_json_key (json, "cut");
       json_pairs (json, live->cut);
     }
