@@ -504,6 +504,14 @@ check_vm_socket_reach (Doctor *d, const SgSeatConfig *seat, const SgctlQmpProbe 
          "Besides root and its owner %s, %s can connect to %s's VM socket %s (mode %04o): they "
          "can control the VM and set its SPICE password.",
          owner, probe->reachable_by, seat->name, probe->path, probe->mode);
+  if (probe->replaceable_by != NULL)
+    add (d, SEVERITY_PROBLEM, "vm-socket-replaceable", fix,
+         "%s can replace %s's VM socket %s (they can write to %s, or own it): a socket of "
+         "theirs in its place would get the helper's commands instead of the VM, so the VM "
+         "would never be locked and the helper could not tell.",
+         g_str_equal (probe->replaceable_by, "every local user") ? "Every local user"
+                                                                 : probe->replaceable_by,
+         seat->name, probe->path, probe->replaceable_in);
   if (probe->reach_unknown != NULL)
     add (d, SEVERITY_WARNING, "vm-socket-access-unknown",
          "Check by hand that only root and the VM's user can enter the socket's folder, or "
@@ -728,11 +736,11 @@ sgctl_cmd_doctor (int argc, char **argv)
       "Checks the config, seatgate-helper, the nftables table, the kernel, the TCP\n"
       "listeners on VM console ports, each seat's VM binding (its QMP socket is\n"
       "there, QEMU listens on it, one client holds it and none waits, no other user\n"
-      "can reach it; read from the file system and /proc/net/unix, never connected\n"
-      "to), logind's seats and polkit's actions, and prints each problem with its\n"
-      "fix. Run it as root: the table, the VM's socket and other users' processes\n"
-      "can only be read by root. Exits 1 if it found a problem (warnings alone exit\n"
-      "0).",
+      "can reach or replace it; read from the file system and /proc/net/unix, never\n"
+      "connected to), logind's seats and polkit's actions, and prints each problem\n"
+      "with its fix. Run it as root: the table, the VM's socket and other users'\n"
+      "processes can only be read by root. Exits 1 if it found a problem (warnings\n"
+      "alone exit 0).",
       entries);
   Doctor d = { 0 };
 

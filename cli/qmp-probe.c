@@ -34,6 +34,8 @@ sgctl_qmp_probe_free (SgctlQmpProbe *probe)
   g_free (probe->file_error);
   g_free (probe->sockets_error);
   g_free (probe->reachable_by);
+  g_free (probe->replaceable_by);
+  g_free (probe->replaceable_in);
   g_free (probe->reach_unknown);
   g_free (probe);
 }
@@ -66,10 +68,14 @@ permits (const Node *node, guint32 uid, const gid_t *groups, int n_groups, guint
   return (node->mode & what) != 0;
 }
 
+/* What a uid may do with the socket, or with the entry below folder @at. */
+typedef gboolean (*Ability) (GArray *nodes, guint at, guint32 uid, const gid_t *groups,
+                             int n_groups);
+
 /* connect() needs search on every folder on the way and write on the
  * socket (the last node). */
 static gboolean
-can_connect (GArray *nodes, guint32 uid, const gid_t *groups, int n_groups)
+can_connect (GArray *nodes, guint at, guint32 uid, const gid_t *groups, int n_groups)
 {
   for (guint i = 0; i < nodes->len; i++)
     if (!permits (&g_array_index (nodes, Node, i), uid, groups, n_groups,
@@ -78,15 +84,35 @@ can_connect (GArray *nodes, guint32 uid, const gid_t *groups, int n_groups)
   return TRUE;
 }
 
-/* Every named user who is not root nor the owner and can connect. A uid
- * with no passwd entry gets the others' bits, checked first. */
+/* rename() or unlink() of the entry below folder @at, which lets a socket
+ * of one's own take the VM's place, needs search down to it and write and
+ * search on it; in a sticky folder also owning the entry. The folder's
+ * owner can give itself all that with chmod. */
+static gboolean
+can_replace (GArray *nodes, guint at, guint32 uid, const gid_t *groups, int n_groups)
+{
+  const Node *folder = &g_array_index (nodes, Node, at);
+  const Node *entry = &g_array_index (nodes, Node, at + 1);
+
+  for (guint i = 0; i < at; i++)
+    if (!permits (&g_array_index (nodes, Node, i), uid, groups, n_groups, 1))
+      return FALSE;
+  if (folder->uid == uid)
+    return TRUE;
+  if (!permits (folder, uid, groups, n_groups, 2) || !permits (folder, uid, groups, n_groups, 1))
+    return FALSE;
+  return (folder->mode & S_ISVTX) == 0 || entry->uid == uid;
+}
+
+/* Every named user who is not root nor the owner and is @able. A uid with
+ * no passwd entry gets the others' bits, checked first. */
 static char *
-who_can_connect (GArray *nodes, guint32 owner)
+users_who (Ability able, GArray *nodes, guint at, guint32 owner)
 {
   g_autoptr (GString) names = g_string_new (NULL);
   struct passwd *pw;
 
-  if (can_connect (nodes, G_MAXUINT32 - 1, NULL, 0))
+  if (able (nodes, at, G_MAXUINT32 - 1, NULL, 0))
     return g_strdup ("every local user");
   setpwent ();
   while ((pw = getpwent ()) != NULL)
@@ -103,7 +129,7 @@ who_can_connect (GArray *nodes, guint32 owner)
         }
       if (n_groups == 0)
         groups[n_groups++] = pw->pw_gid;
-      if (can_connect (nodes, pw->pw_uid, groups, n_groups))
+      if (able (nodes, at, pw->pw_uid, groups, n_groups))
         g_string_append_printf (names, "%s%s (%u)", names->len > 0 ? ", " : "", pw->pw_name,
                                 pw->pw_uid);
     }
@@ -152,7 +178,13 @@ check_reach (SgctlQmpProbe *probe, const char *resolved, const struct stat *sock
       Node node = { g_strdup (at->str), st.st_uid, st.st_gid, st.st_mode & 07777 };
       g_array_append_val (nodes, node);
     }
-  probe->reachable_by = who_can_connect (nodes, probe->owner);
+  probe->reachable_by = users_who (can_connect, nodes, 0, probe->owner);
+  for (guint folder = 0; folder + 1 < nodes->len && probe->replaceable_by == NULL; folder++)
+    {
+      probe->replaceable_by = users_who (can_replace, nodes, folder, probe->owner);
+      if (probe->replaceable_by != NULL)
+        probe->replaceable_in = g_strdup (g_array_index (nodes, Node, folder).path);
+    }
 }
 
 SgctlQmpProbe *

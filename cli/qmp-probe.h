@@ -33,6 +33,11 @@ typedef struct
   /* Who besides root and the socket's owner can connect to it: NULL for
    * nobody, "every local user", or "bob (1001), carol (1002)". */
   char *reachable_by;
+  /* Who besides them can put a socket of their own in its place (write to
+   * a folder on the way, or own one), in the same form, and the first such
+   * folder: the helper would then talk to their program, not the VM. */
+  char *replaceable_by;
+  char *replaceable_in;
   /* Why that could not be told (an ACL, a folder that cannot be read), or
    * NULL. */
   char *reach_unknown;

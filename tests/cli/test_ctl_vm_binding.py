@@ -186,6 +186,18 @@ def can_connect_as(uid, path):
     return r.returncode == 0
 
 
+def replace_as(uid, path):
+    '''Moves the socket at path away and binds a socket of uid's own in its
+    place: the kernel's answer to whether uid can replace it.'''
+    r = subprocess.run(['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups',
+                        seatgate_lab.PYTHON, '-c',
+                        'import os, socket, sys\n'
+                        'os.rename(sys.argv[1], sys.argv[1] + ".moved")\n'
+                        'socket.socket(socket.AF_UNIX).bind(sys.argv[1])\n', path],
+                       capture_output=True, text=True, timeout=10)
+    return r.returncode == 0
+
+
 def start_helper_on(lab, vm):
     '''Starts the helper and waits until it holds QEMU's one connection.'''
     lab.start_helper()
@@ -399,3 +411,45 @@ def test_ctl_doctor_lets_a_socket_open_to_all_pass_in_a_0700_folder(real_lab):
     status, found = doctor(lab)
     assert status == ctl.EXIT_OK
     assert problems(found) == [] and vm_ids(found) == []
+
+
+def test_ctl_doctor_finds_a_socket_others_can_replace(real_lab):
+    # The socket itself is closed to others (0755), but its folder is
+    # writable by everyone: anyone can put a socket of their own there.
+    lab, vm = bound_lab(real_lab, folder_mode=0o777)
+    os.chmod(vm.path, 0o755)
+    start_helper_on(lab, vm)
+    f = sole_finding(lab, 'vm-socket-replaceable')
+    assert (f"Every local user can replace seat0's VM socket {vm.path} (they can write to "
+            f"{vm.folder}, or own it)") in f['message']
+    assert 'the VM would never be locked' in f['message']
+    assert 'in a 0700 folder' in f['fix']
+    assert not can_connect_as(REMOTE_UID, vm.path)
+    assert replace_as(REMOTE_UID, vm.path)  # what doctor said
+
+
+def test_ctl_doctor_lets_a_sticky_folder_keep_the_socket(real_lab):
+    # Mode 1777 (like /tmp): others may write to the folder but not move
+    # the VM user's socket.
+    lab, vm = bound_lab(real_lab, folder_mode=0o1777)
+    os.chmod(vm.path, 0o755)
+    start_helper_on(lab, vm)
+    status, found = doctor(lab)
+    assert status == ctl.EXIT_OK
+    assert problems(found) == [] and vm_ids(found) == []
+    assert not replace_as(REMOTE_UID, vm.path)
+
+
+def test_ctl_doctor_names_the_owner_of_a_folder_on_the_way(real_lab):
+    # The socket's folder belongs to REMOTE_UID: she can chmod it and move
+    # the socket, whatever its mode says today.
+    lab, vm = bound_lab(real_lab)
+    os.chmod(vm.path, 0o755)
+    os.chown(vm.folder, REMOTE_UID, REMOTE_UID)
+    os.chmod(vm.folder, 0o500)
+    start_helper_on(lab, vm)
+    f = sole_finding(lab, 'vm-socket-replaceable')
+    remote = pwd.getpwuid(REMOTE_UID).pw_name
+    assert f"{remote} ({REMOTE_UID}) can replace seat0's VM socket {vm.path}" in f['message']
+    os.chmod(vm.folder, 0o700)  # what she can do herself
+    assert replace_as(REMOTE_UID, vm.path)
