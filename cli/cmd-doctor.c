@@ -528,7 +528,7 @@ check_vm_bindings (Doctor *d)
       const SgSeatConfig *seat = d->config->seats->pdata[i];
       if (seat->qmp_socket == NULL)
         continue;
-      g_autoptr (SgctlQmpProbe) probe = sgctl_qmp_probe (seat->qmp_socket);
+      g_autoptr (SgctlQmpProbe) probe = sgctl_qmp_probe (seat->qmp_socket, TRUE);
       check_vm_socket_file (d, seat, probe);
       if (probe->file != SGCTL_QMP_FILE_SOCKET)
         continue;

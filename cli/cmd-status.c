@@ -135,7 +135,7 @@ gather (Status *s, const char *config_path)
       const SgSeatConfig *seat_config
           = s->config != NULL ? seat_config_named (s->config, seat) : NULL;
       g_ptr_array_add (s->vm_probes, seat_config != NULL && seat_config->qmp_socket != NULL
-                                         ? sgctl_qmp_probe (seat_config->qmp_socket)
+                                         ? sgctl_qmp_probe (seat_config->qmp_socket, FALSE)
                                          : NULL);
     }
 

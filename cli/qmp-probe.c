@@ -104,23 +104,39 @@ can_replace (GArray *nodes, guint at, guint32 uid, const gid_t *groups, int n_gr
   return (folder->mode & S_ISVTX) == 0 || entry->uid == uid;
 }
 
-/* Every named user who is not root nor the owner and is @able. A uid with
- * no passwd entry gets the others' bits, checked first. */
-static char *
-users_who (Ability able, GArray *nodes, guint at, guint32 owner)
+/* A named user as permission checks see it. */
+typedef struct
 {
-  g_autoptr (GString) names = g_string_new (NULL);
+  char *name;
+  guint32 uid;
+  gid_t *groups;
+  int n_groups;
+} User;
+
+static void
+user_clear (User *user)
+{
+  g_free (user->name);
+  g_free (user->groups);
+}
+
+/* Every named user but root and @owner, with their groups, read once:
+ * each group lookup can go through NSS modules (nss-systemd probes its
+ * userdb folders), so they are not repeated per check. */
+static GArray *
+local_users (guint32 owner)
+{
+  GArray *users = g_array_new (FALSE, TRUE, sizeof (User));
   struct passwd *pw;
 
-  if (able (nodes, at, G_MAXUINT32 - 1, NULL, 0))
-    return g_strdup ("every local user");
+  g_array_set_clear_func (users, (GDestroyNotify) user_clear);
   setpwent ();
   while ((pw = getpwent ()) != NULL)
     {
       if (pw->pw_uid == 0 || pw->pw_uid == owner)
         continue;
       int n_groups = 64;
-      g_autofree gid_t *groups = g_new (gid_t, n_groups);
+      gid_t *groups = g_new (gid_t, n_groups);
       if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n_groups) < 0)
         {
           groups = g_renew (gid_t, groups, n_groups);
@@ -129,11 +145,29 @@ users_who (Ability able, GArray *nodes, guint at, guint32 owner)
         }
       if (n_groups == 0)
         groups[n_groups++] = pw->pw_gid;
-      if (able (nodes, at, pw->pw_uid, groups, n_groups))
-        g_string_append_printf (names, "%s%s (%u)", names->len > 0 ? ", " : "", pw->pw_name,
-                                pw->pw_uid);
+      User user = { g_strdup (pw->pw_name), pw->pw_uid, groups, n_groups };
+      g_array_append_val (users, user);
     }
   endpwent ();
+  return users;
+}
+
+/* Every one of @users who is @able. A uid with no passwd entry gets the
+ * others' bits, checked first. */
+static char *
+users_who (Ability able, GArray *nodes, guint at, GArray *users)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  if (able (nodes, at, G_MAXUINT32 - 1, NULL, 0))
+    return g_strdup ("every local user");
+  for (guint i = 0; i < users->len; i++)
+    {
+      const User *user = &g_array_index (users, User, i);
+      if (able (nodes, at, user->uid, user->groups, user->n_groups))
+        g_string_append_printf (names, "%s%s (%u)", names->len > 0 ? ", " : "", user->name,
+                                user->uid);
+    }
   return names->len > 0 ? g_string_free (g_steal_pointer (&names), FALSE) : NULL;
 }
 
@@ -178,17 +212,18 @@ check_reach (SgctlQmpProbe *probe, const char *resolved, const struct stat *sock
       Node node = { g_strdup (at->str), st.st_uid, st.st_gid, st.st_mode & 07777 };
       g_array_append_val (nodes, node);
     }
-  probe->reachable_by = users_who (can_connect, nodes, 0, probe->owner);
+  g_autoptr (GArray) users = local_users (probe->owner);
+  probe->reachable_by = users_who (can_connect, nodes, 0, users);
   for (guint folder = 0; folder + 1 < nodes->len && probe->replaceable_by == NULL; folder++)
     {
-      probe->replaceable_by = users_who (can_replace, nodes, folder, probe->owner);
+      probe->replaceable_by = users_who (can_replace, nodes, folder, users);
       if (probe->replaceable_by != NULL)
         probe->replaceable_in = g_strdup (g_array_index (nodes, Node, folder).path);
     }
 }
 
 SgctlQmpProbe *
-sgctl_qmp_probe (const char *path)
+sgctl_qmp_probe (const char *path, gboolean who_can)
 {
   g_autoptr (SgctlQmpProbe) probe = g_new0 (SgctlQmpProbe, 1);
   g_autofree char *resolved = realpath (path, NULL);
@@ -222,7 +257,7 @@ sgctl_qmp_probe (const char *path)
   if (!probe->sockets_read)
     probe->sockets_error = g_strdup (error->message);
 
-  if (probe->file == SGCTL_QMP_FILE_SOCKET)
+  if (who_can && probe->file == SGCTL_QMP_FILE_SOCKET)
     check_reach (probe, resolved != NULL ? resolved : path, &st);
   return g_steal_pointer (&probe);
 }

@@ -46,8 +46,10 @@ typedef struct
 void sgctl_qmp_probe_free (SgctlQmpProbe *probe);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgctlQmpProbe, sgctl_qmp_probe_free)
 
-/* Looks at @path: the file, the sockets bound to it, who can reach it. */
-SgctlQmpProbe *sgctl_qmp_probe (const char *path);
+/* Looks at @path: the file and the sockets bound to it; with @who_can, also
+ * who can reach or replace it (reads every user and their groups, so only
+ * doctor asks). */
+SgctlQmpProbe *sgctl_qmp_probe (const char *path, gboolean who_can);
 
 /* QEMU listens on the socket. */
 gboolean sgctl_qmp_probe_listening (const SgctlQmpProbe *probe);
