@@ -61,19 +61,26 @@ print_json (const char *path, const SgConfig *config, const GError *error)
       sgctl_json_begin_object (json);
       sgctl_json_member_string (json, "seat", seat->name);
       sgctl_json_key (json, "ports");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < seat->ports->len; j++)
-        sgctl_json_int (json, g_array_index (seat->ports, guint16, j));
-      sgctl_json_end_array (json);
+      sgctl_json_port_array (json, seat->ports);
       member_origin (json, "ports_from", &seat->ports_origin);
+      sgctl_json_member_string (json, "qmp_socket", seat->qmp_socket);
+      member_origin (json, "qmp_socket_from", &seat->qmp_socket_origin);
+      sgctl_json_key (json, "lock_keys");
+      if (seat->lock_keys == NULL)
+        sgctl_json_null (json);
+      else
+        {
+          sgctl_json_begin_array (json);
+          for (guint j = 0; seat->lock_keys[j] != NULL; j++)
+            sgctl_json_string (json, seat->lock_keys[j]);
+          sgctl_json_end_array (json);
+        }
+      member_origin (json, "lock_keys_from", &seat->lock_keys_origin);
       sgctl_json_end_object (json);
     }
   sgctl_json_end_array (json);
   sgctl_json_key (json, "always_allow");
-  sgctl_json_begin_array (json);
-  for (guint i = 0; i < config->always_allow->len; i++)
-    sgctl_json_int (json, g_array_index (config->always_allow, guint32, i));
-  sgctl_json_end_array (json);
+  sgctl_json_uid_array (json, config->always_allow);
   member_origin (json, "always_allow_from", &config->always_allow_origin);
   sgctl_json_member_string (json, "table_mode", sg_table_mode_to_string (config->table_mode));
   member_origin (json, "table_mode_from", &config->table_mode_origin);
@@ -89,6 +96,29 @@ from (const SgConfigOrigin *origin)
 {
   g_autofree char *where = sg_config_origin_to_string (origin);
   return g_strdup_printf ("  (%s)", where);
+}
+
+/* The seat's VM binding (docs/vm-binding.md), under its ports line. */
+static void
+print_vm_binding (const SgSeatConfig *seat)
+{
+  if (seat->qmp_socket == NULL)
+    {
+      printf ("    VM binding: none: the firewall alone guards its port%s\n",
+              seat->ports->len == 1 ? "" : "s");
+      return;
+    }
+  g_autofree char *socket_from = from (&seat->qmp_socket_origin);
+  printf ("    VM binding: QMP socket %s%s\n", seat->qmp_socket, socket_from);
+  if (seat->lock_keys == NULL)
+    {
+      g_autofree char *keys_from = from (&seat->lock_keys_origin);
+      printf ("    lock keys: none, the guest is not asked to lock%s\n", keys_from);
+      return;
+    }
+  g_autofree char *keys = g_strjoinv ("+", seat->lock_keys);
+  g_autofree char *keys_from = from (&seat->lock_keys_origin);
+  printf ("    lock keys: %s, pressed after every revoke%s\n", keys, keys_from);
 }
 
 static void
@@ -112,6 +142,7 @@ print_human (const char *path, const SgConfig *config)
       g_autofree char *where = from (&seat->ports_origin);
       printf ("  %s gates port%s %s%s\n", seat->name, seat->ports->len == 1 ? "" : "s", ports,
               where);
+      print_vm_binding (seat);
     }
   g_autofree char *allow_from = from (&config->always_allow_origin);
   if (config->always_allow->len == 0)
@@ -146,8 +177,9 @@ sgctl_cmd_check_config (int argc, char **argv)
       "check-config", "[FILE]",
       "Checks FILE (default " SG_CONFIG_FILE ") and its drop-ins (FILE.d/*.conf)\n"
       "the way seatgate-helper reads them, and prints what they gate and which file\n"
-      "and line each setting came from, or the file, line and key of the first\n"
-      "problem. Nothing is changed: restart seatgate to apply a change.",
+      "and line each setting came from (each seat's VM binding too: its QMP socket\n"
+      "and lock keys, or none), or the file, line and key of the first problem.\n"
+      "Nothing is changed: restart seatgate to apply a change.",
       entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (SgConfig) config = NULL;

@@ -9,6 +9,7 @@
 #include "kernel-probe.h"
 #include "logind-info.h"
 #include "proc-net.h"
+#include "qmp-probe.h"
 #include "seatgatectl.h"
 #include "sg-arrays.h"
 #include "sg-build-config.h"
@@ -388,6 +389,154 @@ check_listeners (Doctor *d)
     }
 }
 
+/* ---- VM bindings ---- */
+
+/* A binding seen from outside only (qmp-probe.h): a doctor that connected
+ * would wait behind the helper's connection, or take the VM from it. The
+ * helper says nothing more about its connection over D-Bus. */
+static void
+check_vm_socket_file (Doctor *d, const SgSeatConfig *seat, const SgctlQmpProbe *probe)
+{
+  g_autofree char *where = sg_config_origin_to_string (&seat->qmp_socket_origin);
+  g_autofree char *fix = NULL;
+
+  switch (probe->file)
+    {
+    case SGCTL_QMP_FILE_MISSING:
+      fix = g_strdup_printf (
+          "Start the VM with -qmp unix:%s,server=on,wait=off (docs/vm-binding.md), or set "
+          "QMPSocket= (%s) to the path it was started with; the helper connects as soon as the "
+          "socket appears.",
+          probe->path, where);
+      add (d, SEVERITY_PROBLEM, "vm-socket-missing", fix,
+           "%s's VM socket %s does not exist (%s): the VM is not running, or QEMU was started "
+           "with another -qmp path. Every grant of %s is refused until it is there.",
+           seat->name, probe->path, probe->file_error, seat->name);
+      break;
+    case SGCTL_QMP_FILE_NOT_SOCKET:
+      fix = g_strdup_printf ("Set QMPSocket= (%s) to the path of the VM's -qmp unix: socket, and "
+                             "remove what is there if it is left over.",
+                             where);
+      add (d, SEVERITY_PROBLEM, "vm-socket-not-socket", fix,
+           "%s's QMPSocket=%s is %s, not a socket: the helper cannot reach the VM, and every "
+           "grant of %s is refused.",
+           seat->name, probe->path, probe->file_error, seat->name);
+      break;
+    case SGCTL_QMP_FILE_UNREADABLE:
+      add (d, SEVERITY_WARNING, "vm-socket-unreadable", "Run seatgatectl doctor as root.",
+           "%s's VM socket %s could not be checked: %s.", seat->name, probe->path,
+           probe->file_error);
+      break;
+    case SGCTL_QMP_FILE_SOCKET:
+    default:
+      break;
+    }
+}
+
+static void
+check_vm_socket_peers (Doctor *d, const SgSeatConfig *seat, const SgctlQmpProbe *probe)
+{
+  const SgctlUnixPath *s = &probe->sockets;
+
+  if (!probe->sockets_read)
+    {
+      add (d, SEVERITY_WARNING, "vm-socket-unknown", "Mount /proc.",
+           "Whether QEMU listens on %s's VM socket %s could not be told: %s", seat->name,
+           probe->path, probe->sockets_error);
+      return;
+    }
+  if (s->listening == 0)
+    {
+      add (d, SEVERITY_PROBLEM, "vm-socket-not-listening",
+           "Start the VM again (QEMU replaces the file). If it runs, start it in the helper's "
+           "network namespace: /proc/net/unix, which doctor reads, shows this one only.",
+           "Nothing listens on %s's VM socket %s: the file is left over from a QEMU that ended "
+           "without removing it (e.g. killed), or QEMU runs in another network namespace. "
+           "Every grant of %s is refused.",
+           seat->name, probe->path, seat->name);
+      return;
+    }
+  if (d->helper_running && s->connected == 0)
+    add (d, SEVERITY_WARNING, "vm-helper-not-connected",
+         "\"journalctl -u seatgate -b\" says why; systemctl restart seatgate.",
+         "QEMU listens on %s's VM socket %s, but no client is connected to it: the helper, "
+         "which keeps a connection open while it can, has not reached the VM (the next grant "
+         "of %s makes it try again).",
+         seat->name, probe->path, seat->name);
+  if (!d->helper_running && s->connected > 0)
+    add (d, SEVERITY_PROBLEM, "vm-socket-taken",
+         "Give that program a -qmp socket of its own (QEMU takes several) and keep this one for "
+         "seatgate (docs/vm-binding.md).",
+         "Another program is connected to %s's VM socket %s while seatgate-helper is not "
+         "running: QEMU serves one QMP client at a time, so the helper, once started, would "
+         "wait unanswered and refuse every grant of %s.",
+         seat->name, probe->path, seat->name);
+  if (s->waiting > 0)
+    add (d, SEVERITY_PROBLEM, "vm-socket-backlog",
+         "Give every other program a -qmp socket of its own and keep this one for seatgate "
+         "(docs/vm-binding.md).",
+         "%u connection%s wait%s unanswered in the backlog of %s's VM socket %s: QEMU serves "
+         "one QMP client at a time and more than one program uses this socket; if the helper "
+         "is the one waiting, every grant of %s is refused.",
+         s->waiting, s->waiting == 1 ? "" : "s", s->waiting == 1 ? "s" : "", seat->name,
+         probe->path, seat->name);
+}
+
+static void
+check_vm_socket_reach (Doctor *d, const SgSeatConfig *seat, const SgctlQmpProbe *probe)
+{
+  g_autofree char *owner = sgctl_user_name (probe->owner);
+  g_autofree char *fix = g_strdup_printf (
+      "Put the socket in a 0700 folder of the VM's user (install -d -m 0700 -o %s "
+      "/run/seatgate-vm) and start QEMU with -qmp "
+      "unix:/run/seatgate-vm/%s.qmp,server=on,wait=off, then set QMPSocket= to it; see "
+      "docs/vm-binding.md.",
+      owner, seat->name);
+
+  if (probe->reachable_by != NULL && g_str_equal (probe->reachable_by, "every local user"))
+    add (d, SEVERITY_PROBLEM, "vm-socket-reachable", fix,
+         "Every local user can connect to %s's VM socket %s (mode %04o, owner %s, and every "
+         "folder above it can be entered): any local user can control the VM and set its "
+         "SPICE password.",
+         seat->name, probe->path, probe->mode, owner);
+  else if (probe->reachable_by != NULL)
+    add (d, SEVERITY_PROBLEM, "vm-socket-reachable", fix,
+         "Besides root and its owner %s, %s can connect to %s's VM socket %s (mode %04o): they "
+         "can control the VM and set its SPICE password.",
+         owner, probe->reachable_by, seat->name, probe->path, probe->mode);
+  if (probe->replaceable_by != NULL)
+    add (d, SEVERITY_PROBLEM, "vm-socket-replaceable", fix,
+         "%s can replace %s's VM socket %s (they can write to %s, or own it): a socket of "
+         "theirs in its place would get the helper's commands instead of the VM, so the VM "
+         "would never be locked and the helper could not tell.",
+         g_str_equal (probe->replaceable_by, "every local user") ? "Every local user"
+                                                                 : probe->replaceable_by,
+         seat->name, probe->path, probe->replaceable_in);
+  if (probe->reach_unknown != NULL)
+    add (d, SEVERITY_WARNING, "vm-socket-access-unknown",
+         "Check by hand that only root and the VM's user can enter the socket's folder, or "
+         "remove the ACL (setfacl -b).",
+         "Who can connect to %s's VM socket %s could not be told: %s.", seat->name, probe->path,
+         probe->reach_unknown);
+}
+
+static void
+check_vm_bindings (Doctor *d)
+{
+  for (guint i = 0; i < d->config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = d->config->seats->pdata[i];
+      if (seat->qmp_socket == NULL)
+        continue;
+      g_autoptr (SgctlQmpProbe) probe = sgctl_qmp_probe (seat->qmp_socket, TRUE);
+      check_vm_socket_file (d, seat, probe);
+      if (probe->file != SGCTL_QMP_FILE_SOCKET)
+        continue;
+      check_vm_socket_peers (d, seat, probe);
+      check_vm_socket_reach (d, seat, probe);
+    }
+}
+
 /* ---- logind ---- */
 
 static void
@@ -585,8 +734,11 @@ sgctl_cmd_doctor (int argc, char **argv)
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "doctor", NULL,
       "Checks the config, seatgate-helper, the nftables table, the kernel, the TCP\n"
-      "listeners on VM console ports, logind's seats and polkit's actions, and prints\n"
-      "each problem with its fix. Run it as root: the table and other users'\n"
+      "listeners on VM console ports, each seat's VM binding (its QMP socket is\n"
+      "there, QEMU listens on it, one client holds it and none waits, no other user\n"
+      "can reach or replace it; read from the file system and /proc/net/unix, never\n"
+      "connected to), logind's seats and polkit's actions, and prints each problem\n"
+      "with its fix. Run it as root: the table, the VM's socket and other users'\n"
       "processes can only be read by root. Exits 1 if it found a problem (warnings\n"
       "alone exit 0).",
       entries);
@@ -607,6 +759,7 @@ sgctl_cmd_doctor (int argc, char **argv)
   check_table (&d);
   check_kernel (&d);
   check_listeners (&d);
+  check_vm_bindings (&d);
   check_seats (&d);
   check_polkit (&d);
 

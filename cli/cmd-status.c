@@ -5,6 +5,7 @@
 
 #include "json.h"
 #include "logind-info.h"
+#include "qmp-probe.h"
 #include "seatgatectl.h"
 #include "sg-build-config.h"
 #include "sg-config.h"
@@ -25,6 +26,10 @@ typedef struct
   GPtrArray *session_errors; /* char* or NULL, one per seat */
   SgctlTableInfo *table;
   GError *table_error;
+  /* VM bindings are the config's: the helper does not publish them. */
+  SgConfig *config; /* NULL: the file does not load (config_error) */
+  GError *config_error;
+  GPtrArray *vm_probes; /* SgctlQmpProbe* or NULL (no binding), one per seat */
 } Status;
 
 static void
@@ -40,6 +45,9 @@ status_clear (Status *s)
   g_clear_pointer (&s->session_errors, g_ptr_array_unref);
   g_clear_pointer (&s->table, sgctl_table_info_free);
   g_clear_error (&s->table_error);
+  g_clear_pointer (&s->config, sg_config_free);
+  g_clear_error (&s->config_error);
+  g_clear_pointer (&s->vm_probes, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
 
@@ -56,6 +64,18 @@ granted_uid (GVariant *grants, const char *seat)
     if (g_str_equal (name, seat))
       return uid;
   return -1;
+}
+
+static const SgSeatConfig *
+seat_config_named (const SgConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = config->seats->pdata[i];
+      if (g_str_equal (seat->name, name))
+        return seat;
+    }
+  return NULL;
 }
 
 static void
@@ -79,19 +99,25 @@ gather (Status *s, const char *config_path)
         s->helper_version = g_variant_dup_string (version, NULL);
       s->seats_from = "helper";
     }
+  s->config = sg_config_load_file (config_path, &s->config_error);
+  gboolean loaded = s->config != NULL;
+  if (!loaded && g_error_matches (s->config_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      g_clear_error (&s->config_error);
+      s->config = sg_config_new_default ();
+    }
   if (s->seats == NULL)
     {
-      g_autoptr (SgConfig) config = sg_config_load_file (config_path, NULL);
-      s->seats_from = config != NULL ? "config" : "default";
-      if (config == NULL)
-        config = sg_config_new_default ();
-      s->seats = g_variant_ref_sink (sg_wire_seats (config));
+      g_autoptr (SgConfig) fallback = s->config == NULL ? sg_config_new_default () : NULL;
+      s->seats_from = loaded ? "config" : "default";
+      s->seats = g_variant_ref_sink (sg_wire_seats (s->config != NULL ? s->config : fallback));
     }
   if (s->grants == NULL)
     s->grants = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(suaq)"), NULL, 0));
 
   s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_logind_session_free);
   s->session_errors = g_ptr_array_new_with_free_func (g_free);
+  s->vm_probes = g_ptr_array_new_with_free_func ((GDestroyNotify) sgctl_qmp_probe_free);
   GVariantIter iter;
   const char *seat;
   g_variant_iter_init (&iter, s->seats);
@@ -106,6 +132,11 @@ gather (Status *s, const char *config_path)
       else
         g_ptr_array_add (s->session_errors, NULL);
       g_ptr_array_add (s->sessions, session);
+      const SgSeatConfig *seat_config
+          = s->config != NULL ? seat_config_named (s->config, seat) : NULL;
+      g_ptr_array_add (s->vm_probes, seat_config != NULL && seat_config->qmp_socket != NULL
+                                         ? sgctl_qmp_probe (seat_config->qmp_socket, FALSE)
+                                         : NULL);
     }
 
   s->table = sgctl_table_info_read (&s->table_error);
@@ -129,6 +160,32 @@ json_session (SgctlJson *json, const SgLogindSession *session, const char *error
   sgctl_json_member_string (json, "type", session->type);
   sgctl_json_member_string (json, "state", session->state);
   sgctl_json_member_bool (json, "active", session->active);
+  sgctl_json_end_object (json);
+}
+
+/* null without a binding; the file and sockets as qmp-probe.h sees them. */
+static void
+json_vm_binding (SgctlJson *json, const Status *s, const SgctlQmpProbe *probe)
+{
+  sgctl_json_key (json, "vm_binding");
+  if (probe == NULL)
+    {
+      sgctl_json_null (json);
+      if (s->config == NULL)
+        sgctl_json_member_string (json, "vm_binding_error", s->config_error->message);
+      return;
+    }
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "qmp_socket", probe->path);
+  sgctl_json_member_string (json, "state", sgctl_qmp_probe_state (probe));
+  sgctl_json_member_bool (json, "listening", sgctl_qmp_probe_listening (probe));
+  sgctl_json_member_bool (json, "peer_connected",
+                          sgctl_qmp_probe_listening (probe) && probe->sockets.connected > 0);
+  sgctl_json_member_int (json, "waiting", probe->sockets.waiting);
+  if (probe->file_error != NULL)
+    sgctl_json_member_string (json, "error", probe->file_error);
+  else if (probe->sockets_error != NULL)
+    sgctl_json_member_string (json, "error", probe->sockets_error);
   sgctl_json_end_object (json);
 }
 
@@ -195,6 +252,7 @@ print_json (const Status *s)
         sgctl_json_int (json, granted);
       else
         sgctl_json_null (json);
+      json_vm_binding (json, s, s->vm_probes->pdata[i]);
       sgctl_json_end_object (json);
       g_variant_unref (ports);
       i++;
@@ -234,17 +292,11 @@ print_json (const Status *s)
       sgctl_json_member_bool (json, "owned", s->table->owned);
       sgctl_json_member_bool (json, "persistent", s->table->persistent);
       sgctl_json_key (json, "gated_ports");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < live->gated->len; j++)
-        sgctl_json_int (json, g_array_index (live->gated, guint16, j));
-      sgctl_json_end_array (json);
+      sgctl_json_port_array (json, live->gated);
       sgctl_json_key (json, "granted");
       json_pairs (json, live->granted);
       sgctl_json_key (json, "always");
-      sgctl_json_begin_array (json);
-      for (guint j = 0; j < live->always->len; j++)
-        sgctl_json_int (json, g_array_index (live->always, guint32, j));
-      sgctl_json_end_array (json);
+      sgctl_json_uid_array (json, live->always);
       sgctl_json_key (json, "cut");
       json_pairs (json, live->cut);
     }
@@ -297,6 +349,35 @@ print_table (const SgctlTableInfo *table, const GError *error)
     }
 }
 
+/* One line: the socket, whether QEMU serves it, whether a client (the
+ * helper, while it runs) holds QEMU's one QMP connection. */
+static void
+print_vm_binding (const Status *s, const SgctlQmpProbe *probe)
+{
+  if (probe == NULL && s->config == NULL)
+    printf ("  VM binding:     unknown (%s)\n", s->config_error->message);
+  else if (probe == NULL)
+    printf ("  VM binding:     none (the firewall alone)\n");
+  else if (probe->file == SGCTL_QMP_FILE_MISSING)
+    printf ("  VM binding:     %s: missing (the VM is not running)\n", probe->path);
+  else if (probe->file == SGCTL_QMP_FILE_NOT_SOCKET)
+    printf ("  VM binding:     %s: not a socket (%s)\n", probe->path, probe->file_error);
+  else if (probe->file == SGCTL_QMP_FILE_UNREADABLE)
+    printf ("  VM binding:     %s: unknown (%s)\n", probe->path, probe->file_error);
+  else if (!probe->sockets_read)
+    printf ("  VM binding:     %s: unknown (%s)\n", probe->path, probe->sockets_error);
+  else if (probe->sockets.listening == 0)
+    printf ("  VM binding:     %s: nobody listens (a file left over)\n", probe->path);
+  else
+    {
+      g_autofree char *waiting = probe->sockets.waiting > 0
+                                     ? g_strdup_printf (", %u waiting", probe->sockets.waiting)
+                                     : g_strdup ("");
+      printf ("  VM binding:     %s: QEMU listening, %s%s\n", probe->path,
+              probe->sockets.connected > 0 ? "a client connected" : "no client connected", waiting);
+    }
+}
+
 static void
 print_human (const Status *s)
 {
@@ -342,6 +423,7 @@ print_human (const Status *s)
         }
       else
         printf ("  granted to:     nobody\n");
+      print_vm_binding (s, s->vm_probes->pdata[i]);
       g_variant_unref (ports);
       i++;
     }
@@ -359,8 +441,12 @@ sgctl_cmd_status (int argc, char **argv)
           { NULL } };
   g_autoptr (GOptionContext) context = sgctl_option_context (
       "status", NULL,
-      "Shows the config file, each seat's ports, its active session and who holds\n"
-      "its grant, the nftables table (root only), and the helper's version.",
+      "Shows the config file, each seat's ports, its active session, who holds its\n"
+      "grant and its VM binding (QMPSocket= from the config file: whether QEMU\n"
+      "listens on the socket, whether a client, the helper while it runs, holds\n"
+      "QEMU's one QMP connection, and how many wait behind it; read from\n"
+      "/proc/net/unix, never connected to), the nftables table (root only), and the\n"
+      "helper's version.",
       entries);
   g_auto (Status) status = { 0 };
 

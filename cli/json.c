@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "sg-arrays.h"
+
 struct _SgctlJson
 {
   GString *out;
@@ -195,6 +197,28 @@ sgctl_json_ports (SgctlJson *json, GVariant *ports)
 
   sgctl_json_begin_array (json);
   for (gsize i = 0; i < n; i++)
+    sgctl_json_int (json, data[i]);
+  sgctl_json_end_array (json);
+}
+
+void
+sgctl_json_port_array (SgctlJson *json, const GArray *ports)
+{
+  const guint16 *data = sg_array_ports (ports);
+
+  sgctl_json_begin_array (json);
+  for (guint i = 0; i < ports->len; i++)
+    sgctl_json_int (json, data[i]);
+  sgctl_json_end_array (json);
+}
+
+void
+sgctl_json_uid_array (SgctlJson *json, const GArray *uids)
+{
+  const guint32 *data = sg_array_uids (uids);
+
+  sgctl_json_begin_array (json);
+  for (guint i = 0; i < uids->len; i++)
     sgctl_json_int (json, data[i]);
   sgctl_json_end_array (json);
 }

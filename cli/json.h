@@ -34,6 +34,10 @@ void sgctl_json_member_bool (SgctlJson *json, const char *key, gboolean value);
 /* An "aq" of ports as an array of numbers. */
 void sgctl_json_ports (SgctlJson *json, GVariant *ports);
 
+/* A GArray of ports (guint16) or of uids (guint32) as an array of numbers. */
+void sgctl_json_port_array (SgctlJson *json, const GArray *ports);
+void sgctl_json_uid_array (SgctlJson *json, const GArray *uids);
+
 /* Prints the document and a newline to stdout, and flushes. */
 void sgctl_json_print (SgctlJson *json);
 

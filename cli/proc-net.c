@@ -110,6 +110,62 @@ sgctl_tcp_listeners (GError **error)
   return out;
 }
 
+/* From a QEMU 7.2 QMP socket here (kernel 6.18), one line per socket
+ * ("Num RefCount Protocol Flags Type St Inode Path"):
+ *   listening:       ... 00010000 0001 01 306606 /run/vm/qmp.sock
+ *   accepted client: ... 00000000 0001 03 306620 /run/vm/qmp.sock
+ *   in the backlog:  ... 00000000 0001 02      0 /run/vm/qmp.sock
+ * The server's end of a connection carries the listener's path (the
+ * client's own end has none unless it bound one), state SS_CONNECTED (03)
+ * once QEMU accepted it; a second client, which QEMU does not accept while
+ * it serves the first, shows as an embryo in state SS_CONNECTING (02) with
+ * inode 0, and turns into 03 with an inode when the first one closes. A
+ * queued connection whose client gave up (closed) stays listed as 02 (its
+ * RefCount drops from 3 to 2) until QEMU accepts it and reads EOF, so it
+ * is counted as waiting until then. */
+#define UNIX_ACCEPTCON 0x00010000 /* __SO_ACCEPTCON: listen() was called */
+#define UNIX_STREAM 0x0001
+#define UNIX_CONNECTING 0x02
+#define UNIX_CONNECTED 0x03
+
+gboolean
+sgctl_unix_path_sockets (const char *const *paths, SgctlUnixPath *out, GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GError) read_error = NULL;
+
+  *out = (SgctlUnixPath){ 0 };
+  if (!g_file_get_contents ("/proc/net/unix", &text, NULL, &read_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "/proc/net/unix could not be read (%s): is /proc mounted?", read_error->message);
+      return FALSE;
+    }
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      unsigned int flags, type, state;
+      int path_at = 0;
+      /* Num: RefCount Protocol Flags Type St Inode Path; the path is the
+       * rest of the line (it may hold spaces). */
+      if (sscanf (lines[i], "%*[0-9a-fA-F]: %*x %*x %x %x %x %*u %n", &flags, &type, &state,
+                  &path_at)
+              != 3
+          || path_at == 0 || type != UNIX_STREAM)
+        continue;
+      const char *path = lines[i] + path_at;
+      if (!g_strv_contains (paths, path))
+        continue;
+      if (flags & UNIX_ACCEPTCON)
+        out->listening++;
+      else if (state == UNIX_CONNECTED)
+        out->connected++;
+      else if (state == UNIX_CONNECTING)
+        out->waiting++;
+    }
+  return TRUE;
+}
+
 static char *
 process_comm (int pid)
 {

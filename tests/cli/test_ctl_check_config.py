@@ -7,6 +7,10 @@ import ctl
 from seatgate_lab import GATE_NAME
 
 
+# A seat without QMPSocket=: the firewall alone.
+NO_VM = {'qmp_socket': None, 'qmp_socket_from': None, 'lock_keys': None, 'lock_keys_from': None}
+
+
 def write_dropin(lab, name, text):
     '''Writes NAME into the drop-in folder of the lab's config.'''
     folder = lab.config_path + '.d'
@@ -34,9 +38,9 @@ def test_ctl_check_config_json_lists_seats_ports_and_uids(lab):
     assert status == ctl.EXIT_OK
     assert doc == {'file': path, 'valid': True, 'main_file_missing': False, 'files': [path],
                    'seats': [{'seat': 'seat0', 'ports': [5930],
-                              'ports_from': {'file': path, 'line': 6}},
+                              'ports_from': {'file': path, 'line': 6}, **NO_VM},
                              {'seat': 'seat1', 'ports': [5931, 5932, 5933],
-                              'ports_from': {'file': path, 'line': 9}}],
+                              'ports_from': {'file': path, 'line': 9}, **NO_VM}],
                    'always_allow': [1005], 'always_allow_from': {'file': path, 'line': 2},
                    'table_mode': 'plain', 'table_mode_from': {'file': path, 'line': 3},
                    'viewer_command': None, 'viewer_command_from': None}
@@ -105,7 +109,7 @@ def test_ctl_check_config_json_gives_each_settings_file_and_line(lab):
     assert status == ctl.EXIT_OK
     assert doc['files'] == [main, dropin]
     assert doc['seats'] == [{'seat': 'seat0', 'ports': [5930, 5940],
-                             'ports_from': {'file': dropin, 'line': 2}}]
+                             'ports_from': {'file': dropin, 'line': 2}, **NO_VM}]
     assert doc['table_mode_from'] is None  # the built-in default
 
 
@@ -163,3 +167,35 @@ def test_the_helper_says_the_default_stands_in_for_a_missing_main_file(lab):
     assert lab.gate.seats() == [('seat0', [5930]), ('seat1', [5931])]
     assert (f'{main} does not exist; the built-in default (seat0, port 5930) stands in for it, '
             f'with the drop-ins in {main}.d applied') in helper.log()
+
+
+def test_ctl_check_config_shows_each_seats_vm_binding_and_where_it_came_from(lab):
+    path = lab.write_config(seats={'seat0': '5930', 'seat1': '5931'},
+                            extra='QMPSocket=/run/seatgate-vm/seat1.qmp\n')
+    dropin = write_dropin(lab, '50-lock.conf', '[Seat seat1]\nLockKeys=meta_l+l\n')
+    r = ctl.run(lab, ['check-config', path])
+    assert r.returncode == ctl.EXIT_OK, r.stderr
+    lines = r.stdout.splitlines()
+    seat0 = lines.index(f'  seat0 gates port 5930  ({path}:5)')
+    assert lines[seat0 + 1] == '    VM binding: none: the firewall alone guards its port'
+    seat1 = lines.index(f'  seat1 gates port 5931  ({path}:8)')
+    assert lines[seat1 + 1] == f'    VM binding: QMP socket /run/seatgate-vm/seat1.qmp  ({path}:9)'
+    assert lines[seat1 + 2] == f'    lock keys: meta_l+l, pressed after every revoke  ({dropin}:2)'
+
+    status, doc = ctl.run_json(lab, ['check-config', path])
+    assert status == ctl.EXIT_OK
+    assert doc['seats'][0] == {'seat': 'seat0', 'ports': [5930],
+                               'ports_from': {'file': path, 'line': 5}, **NO_VM}
+    assert doc['seats'][1] == {'seat': 'seat1', 'ports': [5931],
+                               'ports_from': {'file': path, 'line': 8},
+                               'qmp_socket': '/run/seatgate-vm/seat1.qmp',
+                               'qmp_socket_from': {'file': path, 'line': 9},
+                               'lock_keys': ['meta_l', 'l'],
+                               'lock_keys_from': {'file': dropin, 'line': 2}}
+
+
+def test_ctl_check_config_says_a_binding_without_lock_keys_sends_none(lab):
+    path = lab.write_config(extra='QMPSocket=/run/seatgate-vm/seat0.qmp\n')
+    r = ctl.run(lab, ['check-config', path])
+    assert r.returncode == ctl.EXIT_OK, r.stderr
+    assert '    lock keys: none, the guest is not asked to lock  (built-in default)\n' in r.stdout
