@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "seatgatectl.h"
+#include "sg-wire-signals.h"
 
 /* Long enough for a person to answer a polkit agent's prompt. */
 #define GRANT_TIMEOUT_MS (5 * 60 * 1000)
@@ -19,7 +20,8 @@ typedef struct
   GMainLoop *loop;
   GDBusConnection *bus;
   guint32 uid;
-  GHashTable *held; /* seat names we hold */
+  GHashTable *held;   /* seat names we hold */
+  GDBusProxy *helper; /* whose unique name a Revoked must come from */
   GSubprocess *child;
   int exit_status;
   gboolean quiet;
@@ -33,8 +35,14 @@ on_revoked (GDBusConnection *bus, const char *sender, const char *path, const ch
   const char *seat, *reason;
   guint32 uid;
 
-  g_variant_get (params, "(&su&s)", &seat, &uid, &reason);
-  if (uid != g->uid || !g_hash_table_remove (g->held, seat))
+  /* The helper's unique name only: a signal sent to us by anyone else
+   * (unicast, or on a GLib without the CVE-2024-34397 fix, which believed a
+   * subscription to the well-known name) ends nothing. */
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (g->helper);
+  if (owner == NULL || g_strcmp0 (sender, owner) != 0)
+    return;
+  if (!sg_wire_revoked_parse (params, &seat, &uid, &reason) || uid != g->uid
+      || !g_hash_table_remove (g->held, seat))
     return;
   g_printerr (_ ("seatgatectl: your grant on %s ended (%s)\n"), seat, reason);
   if (g_hash_table_size (g->held) == 0 && g->child == NULL)
@@ -194,6 +202,7 @@ sgctl_cmd_grant (int argc, char **argv)
       return sgctl_fail (NULL, error);
     }
   g.bus = bus;
+  g.helper = G_DBUS_PROXY (proxy);
 
   /* From here on a signal waits for the main loop (and the command) instead
    * of killing seatgatectl with the grant held. */

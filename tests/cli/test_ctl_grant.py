@@ -1,11 +1,18 @@
 '''seatgatectl grant and the grant it holds while it runs.'''
 
 import json
+import os
 import signal
+import subprocess
+import time
+
+from gi.repository import GLib
 
 import ctl
-from seatgate_lab import CONSOLE_UID, INACTIVE_SESSION, INACTIVE_UID, REMOTE_UID, PYTHON, \
-    wait_until
+from seatgate_lab import CONSOLE_UID, INACTIVE_SESSION, INACTIVE_UID, NOBODY_UID, REMOTE_UID, \
+    PYTHON, SOURCE_DIR, wait_until
+
+FORGE = os.path.join(SOURCE_DIR, 'tests', 'faults', 'forge.py')
 
 # Exits 0 if 127.0.0.1:5930 answers an echo, 7 if the connection is refused.
 CONNECT = [PYTHON, '-c', '''
@@ -119,3 +126,53 @@ def test_ctl_grant_reports_a_command_that_cannot_run(lab, helper):
     r = ctl.run(lab, ['grant', '--', '/nonexistent/viewer'], uid=CONSOLE_UID)
     assert r.returncode == 127
     assert 'cannot run /nonexistent/viewer' in r.stderr
+
+
+def unique_names_of(lab, pid):
+    '''The unique names pid holds on the lab's system bus.'''
+    names = []
+    for name in lab.client.call('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                'org.freedesktop.DBus', 'ListNames')[0]:
+        if name.startswith(':'):
+            try:
+                owner = lab.client.call('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                        'org.freedesktop.DBus', 'GetConnectionUnixProcessID',
+                                        's', (name,))[0]
+            except GLib.Error:
+                continue
+            if owner == pid:
+                names.append(name)
+    return names
+
+
+def test_ctl_grant_believes_only_the_helper_that_it_was_revoked(lab, helper):
+    '''Other local users send seatgatectl, unicast, the Revoked the helper
+    would send at a seat switch: it keeps holding the grant; the helper's
+    own Revoked still ends it. Debian 12's GLib (2.74.6-2+deb12u1 and later
+    carry the CVE-2024-34397 fix) drops the forgery itself, so here this
+    shows the promise; cmd-grant.c's own sender check is what keeps it on a
+    GLib without the fix, where a subscription to the well-known name
+    believed anyone (measured: without the check this test still passes
+    on this GLib).'''
+    proc = ctl.spawn(lab, ['grant'], uid=CONSOLE_UID)
+    try:
+        assert 'Granted' in ctl.read_line(proc)
+        names = unique_names_of(lab, proc.pid)
+        assert len(names) == 1, names
+        forged = [['/io/github/seatgate/Gate1', 'io.github.seatgate.Gate1', 'Revoked', '(sus)',
+                   ['seat0', CONSOLE_UID, 'session-changed']]]
+        for uid in (INACTIVE_UID, NOBODY_UID):
+            forger = lab.spawn_as(uid, [PYTHON, FORGE, names[0], json.dumps(forged)],
+                                  env={'PYTHONDONTWRITEBYTECODE': '1'}, stdout=subprocess.PIPE)
+            forger.communicate(timeout=30)
+            assert forger.returncode == 0, lab.read(forger.lab_log_path)
+        time.sleep(0.5)  # forge.py returns once the bus has routed them
+        assert proc.poll() is None, proc.communicate()
+        assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+        lab.logind.activate(INACTIVE_SESSION)
+        status, _out, err = ctl.stop(proc, sig=0, timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert status == ctl.EXIT_FAILURE
+    assert err.count('your grant on seat0 ended') == 1, err
