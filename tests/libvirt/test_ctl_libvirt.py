@@ -264,3 +264,20 @@ def test_doctor_finds_a_domain_listening_beyond_loopback(libvirtd, config):
     f = only_finding(config(), 'libvirt-listen-not-loopback')
     assert 'listens for SPICE on 0.0.0.0' in f['message'], f
     assert "listen='127.0.0.1'" in f['fix'], f
+
+
+def test_doctor_sees_the_password_of_a_ticket_set_the_way_the_helper_sets_it(domain, config):
+    # The helper's ticket: passwd set, passwdValidTo removed, connected='keep'
+    # (helper/vm-libvirt.c). Without --security-info libvirt then shows
+    # connected= alone: doctor must not take that for "no password".
+    ticket = ("<graphics type='spice' port='5930' autoport='no' listen='127.0.0.1' "
+              "passwd='a-ticket-of-the-test' connected='keep'>"
+              "<listen type='address' address='127.0.0.1'/></graphics>")
+    path = os.path.join(domain.folder, 'ticket.xml')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(ticket)
+    domain.virsh('update-device', DOMAIN, path, '--live')
+    shown = domain.virsh('dumpxml', DOMAIN).stdout
+    assert 'passwdValidTo' not in shown and "connected='keep'" in shown, shown
+    status, found = libvirt_findings(config())
+    assert found == {}, found
