@@ -65,12 +65,14 @@ print_json (const char *path, const SgConfig *config, const GError *error)
       member_origin (json, "ports_from", &seat->ports_origin);
       sgctl_json_member_string (json, "qmp_socket", seat->qmp_socket);
       member_origin (json, "qmp_socket_from", &seat->qmp_socket_origin);
-      sgctl_json_member_string (json, "libvirt_domain", seat->libvirt_domain);
-      member_origin (json, "libvirt_domain_from", &seat->libvirt_domain_origin);
-      sgctl_json_member_string (json, "libvirt_uri",
-                                seat->libvirt_domain != NULL ? sg_seat_config_libvirt_uri (seat)
-                                                             : NULL);
-      member_origin (json, "libvirt_uri_from", &seat->libvirt_uri_origin);
+      /* Only for a libvirt binding: a seat without one reads as before. */
+      if (seat->libvirt_domain != NULL)
+        {
+          sgctl_json_member_string (json, "libvirt_domain", seat->libvirt_domain);
+          member_origin (json, "libvirt_domain_from", &seat->libvirt_domain_origin);
+          sgctl_json_member_string (json, "libvirt_uri", sg_seat_config_libvirt_uri (seat));
+          member_origin (json, "libvirt_uri_from", &seat->libvirt_uri_origin);
+        }
       sgctl_json_key (json, "lock_keys");
       if (seat->lock_keys == NULL)
         sgctl_json_null (json);

@@ -659,10 +659,12 @@ check_libvirt_graphics (Doctor *d, const SgSeatConfig *seat, const SgctlLibvirtP
       fix = g_strdup_printf ("%s: set autoport='no' and port= to one of %s's ports (%s), then "
                              "restart the domain.",
                              edit, seat->name, ports);
+      g_autofree char *now
+          = probe->port > 0 ? g_strdup_printf (" (now %d)", probe->port) : g_strdup ("");
       add (d, SEVERITY_PROBLEM, "libvirt-autoport", fix,
-           "%s's domain %s has autoport='yes': libvirt picks its SPICE port at each start "
-           "(now %d), which %s's Ports= (%s) need not gate.",
-           seat->name, probe->domain, probe->port, seat->name, ports);
+           "%s's domain %s has autoport='yes': libvirt picks its SPICE port at each start%s, "
+           "which %s's Ports= (%s) need not gate.",
+           seat->name, probe->domain, now, seat->name, ports);
     }
   else
     {

@@ -1,7 +1,7 @@
 #include "libvirt-probe.h"
 
 #include <gio/gio.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "sg-build-config.h"
 
@@ -133,7 +133,8 @@ on_start (GMarkupParseContext *context, const char *element, const char **names,
       /* virDomainGraphicsAuthDefFormatAttr (libvirt's
        * src/conf/domain_conf.c) writes passwdValidTo= and connected= only
        * when a passwd is set, and passwd= itself only with
-       * VIR_DOMAIN_XML_SECURE, which this reader never asks for. */
+       * VIR_DOMAIN_XML_SECURE, which this reader never asks for; libvirt
+       * 9.0 does so too (tests/libvirt/test_ctl_libvirt.py). */
       s->probe->password = attribute (names, values, "passwdValidTo") != NULL
                            || attribute (names, values, "connected") != NULL
                            || attribute (names, values, "passwd") != NULL;

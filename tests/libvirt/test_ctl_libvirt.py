@@ -113,6 +113,15 @@ def test_check_config_shows_the_libvirt_binding_with_file_and_line(folder):
     assert seat['libvirt_uri_from'] == {'file': f'{path}.d/50-uri.conf', 'line': 2}
     assert seat['qmp_socket'] is None
     assert seat['lock_keys'] == ['meta_l', 'l']
+    assert seat['lock_keys_from'] == {'file': path, 'line': 4}
+
+
+def test_check_config_json_has_no_libvirt_keys_for_a_seat_without_that_binding(folder):
+    path = os.path.join(folder, 'seatgate.conf')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('[Seat seat0]\nPorts=5930\n')
+    seat = json.loads(ctl('check-config', '--json', path).stdout)['seats'][0]
+    assert not [key for key in seat if key.startswith('libvirt')], seat
 
 
 def test_check_config_says_the_default_uri_is_the_default(folder):
