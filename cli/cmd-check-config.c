@@ -65,6 +65,14 @@ print_json (const char *path, const SgConfig *config, const GError *error)
       member_origin (json, "ports_from", &seat->ports_origin);
       sgctl_json_member_string (json, "qmp_socket", seat->qmp_socket);
       member_origin (json, "qmp_socket_from", &seat->qmp_socket_origin);
+      /* Only for a libvirt binding: a seat without one reads as before. */
+      if (seat->libvirt_domain != NULL)
+        {
+          sgctl_json_member_string (json, "libvirt_domain", seat->libvirt_domain);
+          member_origin (json, "libvirt_domain_from", &seat->libvirt_domain_origin);
+          sgctl_json_member_string (json, "libvirt_uri", sg_seat_config_libvirt_uri (seat));
+          member_origin (json, "libvirt_uri_from", &seat->libvirt_uri_origin);
+        }
       sgctl_json_key (json, "lock_keys");
       if (seat->lock_keys == NULL)
         sgctl_json_null (json);
@@ -102,14 +110,24 @@ from (const SgConfigOrigin *origin)
 static void
 print_vm_binding (const SgSeatConfig *seat)
 {
-  if (seat->qmp_socket == NULL)
+  if (seat->qmp_socket == NULL && seat->libvirt_domain == NULL)
     {
       printf ("    VM binding: none: the firewall alone guards its port%s\n",
               seat->ports->len == 1 ? "" : "s");
       return;
     }
-  g_autofree char *socket_from = from (&seat->qmp_socket_origin);
-  printf ("    VM binding: QMP socket %s%s\n", seat->qmp_socket, socket_from);
+  if (seat->qmp_socket != NULL)
+    {
+      g_autofree char *socket_from = from (&seat->qmp_socket_origin);
+      printf ("    VM binding: QMP socket %s%s\n", seat->qmp_socket, socket_from);
+    }
+  else
+    {
+      g_autofree char *domain_from = from (&seat->libvirt_domain_origin);
+      g_autofree char *uri_from = from (&seat->libvirt_uri_origin);
+      printf ("    VM binding: libvirt domain %s%s\n", seat->libvirt_domain, domain_from);
+      printf ("    libvirt URI: %s%s\n", sg_seat_config_libvirt_uri (seat), uri_from);
+    }
   if (seat->lock_keys == NULL)
     {
       g_autofree char *keys_from = from (&seat->lock_keys_origin);
@@ -177,9 +195,10 @@ sgctl_cmd_check_config (int argc, char **argv)
       "check-config", "[FILE]",
       "Checks FILE (default " SG_CONFIG_FILE ") and its drop-ins (FILE.d/*.conf)\n"
       "the way seatgate-helper reads them, and prints what they gate and which file\n"
-      "and line each setting came from (each seat's VM binding too: its QMP socket\n"
-      "and lock keys, or none), or the file, line and key of the first problem.\n"
-      "Nothing is changed: restart seatgate to apply a change.",
+      "and line each setting came from (each seat's VM binding too: its QMP socket,\n"
+      "or its libvirt domain and URI, and its lock keys; or none), or the file, line\n"
+      "and key of the first problem. Nothing is changed and libvirt is not asked:\n"
+      "restart seatgate to apply a change, \"seatgatectl doctor\" checks the VM.",
       entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (SgConfig) config = NULL;

@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "kernel-probe.h"
+#include "libvirt-probe.h"
 #include "logind-info.h"
 #include "proc-net.h"
 #include "qmp-probe.h"
@@ -537,6 +538,191 @@ check_vm_bindings (Doctor *d)
     }
 }
 
+/* ---- VM bindings through libvirt ---- */
+
+/* A read-only connection (libvirt-probe.h): doctor never changes the
+ * domain and never sees its password. */
+static void
+check_libvirt_reach (Doctor *d, const SgSeatConfig *seat, const SgctlLibvirtProbe *probe)
+{
+  g_autofree char *domain_from = sg_config_origin_to_string (&seat->libvirt_domain_origin);
+  g_autofree char *uri_from = sg_config_origin_to_string (&seat->libvirt_uri_origin);
+  g_autofree char *fix = NULL;
+
+  switch (probe->state)
+    {
+    case SGCTL_LIBVIRT_NOT_BUILT:
+      add (d, SEVERITY_PROBLEM, "libvirt-not-built",
+           "Install a seatgate built with libvirt (libvirt-dev), or bind the VM by QMPSocket= "
+           "(docs/vm-binding.md).",
+           "%s is bound to the libvirt domain %s, but this seatgatectl was built without "
+           "libvirt: the binding cannot be checked.",
+           seat->name, probe->domain);
+      break;
+    case SGCTL_LIBVIRT_UNREACHABLE:
+      fix = g_strdup_printf (
+          "Start libvirt's daemon (systemctl start libvirtd, or virtqemud where the modular "
+          "daemons are installed), or correct LibvirtURI= (%s); \"virsh -c '%s' list\" must "
+          "work as root.",
+          uri_from, probe->uri);
+      add (d, SEVERITY_PROBLEM, "libvirt-unreachable", fix,
+           "libvirt at %s, where %s's domain %s is, cannot be reached: %s. Every grant of %s "
+           "is refused.",
+           probe->uri, seat->name, probe->domain, probe->error, seat->name);
+      break;
+    case SGCTL_LIBVIRT_UNANSWERED:
+      fix = g_strdup_printf ("\"systemctl status libvirtd\" (or virtqemud): a daemon that is "
+                             "stopped or stuck answers nobody; \"virsh -c '%s' list\" must "
+                             "answer.",
+                             probe->uri);
+      add (d, SEVERITY_PROBLEM, "libvirt-unanswered", fix,
+           "libvirt at %s, where %s's domain %s is, accepts connections but %s: every grant "
+           "of %s is refused after 3 seconds.",
+           probe->uri, seat->name, probe->domain, probe->error, seat->name);
+      break;
+    case SGCTL_LIBVIRT_NO_DOMAIN:
+      fix = g_strdup_printf ("\"virsh -c '%s' list --all\" lists the domains: correct "
+                             "LibvirtDomain= (%s), or define the domain.",
+                             probe->uri, domain_from);
+      add (d, SEVERITY_PROBLEM, "libvirt-domain-missing", fix,
+           "libvirt at %s has no domain %s (%s's LibvirtDomain=): every grant of %s is "
+           "refused.",
+           probe->uri, probe->domain, seat->name, seat->name);
+      break;
+    case SGCTL_LIBVIRT_FAILED:
+      add (d, SEVERITY_PROBLEM, "libvirt-failed", "Run seatgatectl doctor as root.",
+           "libvirt at %s could not tell about %s's domain %s: %s.", probe->uri, seat->name,
+           probe->domain, probe->error);
+      break;
+    case SGCTL_LIBVIRT_NOT_RUNNING:
+      fix = g_strdup_printf ("virsh -c '%s' start %s (the helper locks it as it starts).",
+                             probe->uri, probe->domain);
+      add (d, SEVERITY_WARNING, "libvirt-domain-not-running", fix,
+           "%s's domain %s is not running (%s): nobody can use its console, and every grant "
+           "of %s is refused until it runs.",
+           seat->name, probe->domain, probe->domain_state, seat->name);
+      break;
+    case SGCTL_LIBVIRT_RUNNING:
+    default:
+      break;
+    }
+}
+
+/* The domain's <graphics type='spice'> as docs/vm-binding.md asks for it:
+ * a passwd (expired), a fixed port the seat gates, loopback only. Read from
+ * the live XML while it runs, else from its definition. */
+static void
+check_libvirt_graphics (Doctor *d, const SgSeatConfig *seat, const SgctlLibvirtProbe *probe)
+{
+  g_autofree char *edit = g_strdup_printf ("virsh -c '%s' edit %s", probe->uri, probe->domain);
+  g_autofree char *fix = NULL;
+
+  if (!probe->xml_read)
+    {
+      add (d, SEVERITY_WARNING, "libvirt-xml-unreadable", "Run seatgatectl doctor as root.",
+           "The XML of %s's domain %s could not be read: %s.", seat->name, probe->domain,
+           probe->error);
+      return;
+    }
+  if (probe->n_spice != 1)
+    {
+      fix = g_strdup_printf (
+          "%s: keep one <graphics type='spice' port='%u' autoport='no' listen='127.0.0.1' "
+          "passwd='RANDOM' passwdValidTo='1970-01-01T00:00:00'/> (docs/vm-binding.md), then "
+          "restart the domain.",
+          edit, g_array_index (seat->ports, guint16, 0));
+      add (d, SEVERITY_PROBLEM, probe->n_spice == 0 ? "libvirt-no-spice" : "libvirt-spice-several",
+           fix,
+           "%s's domain %s has %u <graphics type='spice'> elements; seatgate guards one: "
+           "every grant of %s is refused.",
+           seat->name, probe->domain, probe->n_spice, seat->name);
+      return;
+    }
+  if (!probe->password)
+    {
+      fix = g_strdup_printf (
+          "%s: add passwd='RANDOM' passwdValidTo='1970-01-01T00:00:00' to its <graphics "
+          "type='spice'> (RANDOM from head -c 24 /dev/urandom | base64; nobody needs to know "
+          "it), then restart the domain (virsh shutdown, virsh start): libvirt decides at the "
+          "start.",
+          edit);
+      add (d, SEVERITY_PROBLEM, "libvirt-no-password", fix,
+           "%s's domain %s has no SPICE password (its <graphics type='spice'> shows no "
+           "passwdValidTo=, which libvirt writes only when a passwd is set): libvirt starts "
+           "QEMU with disable-ticketing, and QEMU then refuses every ticket, so every grant "
+           "of %s is refused.",
+           seat->name, probe->domain, seat->name);
+    }
+  g_autofree char *ports = sg_ports_to_string (sg_array_ports (seat->ports), seat->ports->len);
+  if (probe->autoport)
+    {
+      fix = g_strdup_printf ("%s: set autoport='no' and port= to one of %s's ports (%s), then "
+                             "restart the domain.",
+                             edit, seat->name, ports);
+      g_autofree char *now
+          = probe->port > 0 ? g_strdup_printf (" (now %d)", probe->port) : g_strdup ("");
+      add (d, SEVERITY_PROBLEM, "libvirt-autoport", fix,
+           "%s's domain %s has autoport='yes': libvirt picks its SPICE port at each start%s, "
+           "which %s's Ports= (%s) need not gate.",
+           seat->name, probe->domain, now, seat->name, ports);
+    }
+  else
+    {
+      const gint candidates[] = { probe->port, probe->tls_port };
+      const char *names[] = { "port", "tlsPort" };
+      for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+        {
+          if ((i == 0 && candidates[i] < 0)
+              || (candidates[i] >= 0
+                  && !sg_ports_contains (sg_array_ports (seat->ports), seat->ports->len,
+                                         (guint16) candidates[i])))
+            {
+              g_autofree char *where = sg_config_origin_to_string (&seat->ports_origin);
+              g_clear_pointer (&fix, g_free);
+              fix = g_strdup_printf ("%s: set %s= to one of %s's ports (%s), or add it to "
+                                     "Ports= (%s) and systemctl restart seatgate.",
+                                     edit, names[i], seat->name, ports, where);
+              add (d, SEVERITY_PROBLEM, "libvirt-port-not-gated", fix,
+                   "%s's domain %s serves SPICE on %s %d, which %s's Ports= (%s) do not "
+                   "gate: every local user can connect to it.",
+                   seat->name, probe->domain, names[i], candidates[i], seat->name, ports);
+            }
+        }
+    }
+  for (guint i = 0; i < probe->listen->len; i++)
+    {
+      const char *address = probe->listen->pdata[i];
+      if (sgctl_libvirt_address_is_loopback (address))
+        continue;
+      g_clear_pointer (&fix, g_free);
+      fix = g_strdup_printf ("%s: set listen='127.0.0.1' and <listen type='address' "
+                             "address='127.0.0.1'/> in its <graphics type='spice'>, then "
+                             "restart the domain.",
+                             edit);
+      add (d, SEVERITY_PROBLEM, "libvirt-listen-not-loopback", fix,
+           "%s's domain %s listens for SPICE on %s, not on loopback: the VM console is "
+           "offered to other machines (seatgate drops what arrives from outside, but a "
+           "firewall change would open it).",
+           seat->name, probe->domain, address);
+    }
+}
+
+static void
+check_libvirt_bindings (Doctor *d)
+{
+  for (guint i = 0; i < d->config->seats->len; i++)
+    {
+      const SgSeatConfig *seat = d->config->seats->pdata[i];
+      if (seat->libvirt_domain == NULL)
+        continue;
+      g_autoptr (SgctlLibvirtProbe) probe
+          = sgctl_libvirt_probe (sg_seat_config_libvirt_uri (seat), seat->libvirt_domain);
+      check_libvirt_reach (d, seat, probe);
+      if (probe->state == SGCTL_LIBVIRT_RUNNING || probe->state == SGCTL_LIBVIRT_NOT_RUNNING)
+        check_libvirt_graphics (d, seat, probe);
+    }
+}
+
 /* ---- logind ---- */
 
 static void
@@ -737,10 +923,12 @@ sgctl_cmd_doctor (int argc, char **argv)
       "listeners on VM console ports, each seat's VM binding (its QMP socket is\n"
       "there, QEMU listens on it, one client holds it and none waits, no other user\n"
       "can reach or replace it; read from the file system and /proc/net/unix, never\n"
-      "connected to), logind's seats and polkit's actions, and prints each problem\n"
-      "with its fix. Run it as root: the table, the VM's socket and other users'\n"
-      "processes can only be read by root. Exits 1 if it found a problem (warnings\n"
-      "alone exit 0).",
+      "connected to; for LibvirtDomain=, libvirt asked read-only: it answers, the\n"
+      "domain runs, one <graphics type='spice'> with a passwd, a fixed gated port\n"
+      "and loopback listen addresses), logind's seats and polkit's actions, and\n"
+      "prints each problem with its fix. Run it as root: the table, the VM's socket\n"
+      "and other users' processes can only be read by root. Exits 1 if it found a\n"
+      "problem (warnings alone exit 0).",
       entries);
   Doctor d = { 0 };
 
@@ -760,6 +948,7 @@ sgctl_cmd_doctor (int argc, char **argv)
   check_kernel (&d);
   check_listeners (&d);
   check_vm_bindings (&d);
+  check_libvirt_bindings (&d);
   check_seats (&d);
   check_polkit (&d);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "libvirt-probe.h"
 #include "logind-info.h"
 #include "qmp-probe.h"
 #include "seatgatectl.h"
@@ -29,7 +30,8 @@ typedef struct
   /* VM bindings are the config's: the helper does not publish them. */
   SgConfig *config; /* NULL: the file does not load (config_error) */
   GError *config_error;
-  GPtrArray *vm_probes; /* SgctlQmpProbe* or NULL (no binding), one per seat */
+  GPtrArray *vm_probes;      /* SgctlQmpProbe* or NULL (no QMP binding), one per seat */
+  GPtrArray *libvirt_probes; /* SgctlLibvirtProbe* or NULL (no libvirt binding), one per seat */
 } Status;
 
 static void
@@ -48,6 +50,7 @@ status_clear (Status *s)
   g_clear_pointer (&s->config, sg_config_free);
   g_clear_error (&s->config_error);
   g_clear_pointer (&s->vm_probes, g_ptr_array_unref);
+  g_clear_pointer (&s->libvirt_probes, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
 
@@ -118,6 +121,7 @@ gather (Status *s, const char *config_path)
   s->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_logind_session_free);
   s->session_errors = g_ptr_array_new_with_free_func (g_free);
   s->vm_probes = g_ptr_array_new_with_free_func ((GDestroyNotify) sgctl_qmp_probe_free);
+  s->libvirt_probes = g_ptr_array_new_with_free_func ((GDestroyNotify) sgctl_libvirt_probe_free);
   GVariantIter iter;
   const char *seat;
   g_variant_iter_init (&iter, s->seats);
@@ -137,6 +141,11 @@ gather (Status *s, const char *config_path)
       g_ptr_array_add (s->vm_probes, seat_config != NULL && seat_config->qmp_socket != NULL
                                          ? sgctl_qmp_probe (seat_config->qmp_socket, FALSE)
                                          : NULL);
+      g_ptr_array_add (s->libvirt_probes,
+                       seat_config != NULL && seat_config->libvirt_domain != NULL
+                           ? sgctl_libvirt_probe (sg_seat_config_libvirt_uri (seat_config),
+                                                  seat_config->libvirt_domain)
+                           : NULL);
     }
 
   s->table = sgctl_table_info_read (&s->table_error);
@@ -164,10 +173,31 @@ json_session (SgctlJson *json, const SgLogindSession *session, const char *error
 }
 
 /* null without a binding; the file and sockets as qmp-probe.h sees them. */
+/* The domain as a read-only libvirt connection sees it. */
 static void
-json_vm_binding (SgctlJson *json, const Status *s, const SgctlQmpProbe *probe)
+json_libvirt_binding (SgctlJson *json, const SgctlLibvirtProbe *probe)
+{
+  sgctl_json_begin_object (json);
+  sgctl_json_member_string (json, "libvirt_domain", probe->domain);
+  sgctl_json_member_string (json, "libvirt_uri", probe->uri);
+  sgctl_json_member_string (json, "state", sgctl_libvirt_state_to_string (probe->state));
+  sgctl_json_member_bool (json, "running", probe->state == SGCTL_LIBVIRT_RUNNING);
+  sgctl_json_member_string (json, "domain_state", probe->domain_state);
+  if (probe->error != NULL)
+    sgctl_json_member_string (json, "error", probe->error);
+  sgctl_json_end_object (json);
+}
+
+static void
+json_vm_binding (SgctlJson *json, const Status *s, const SgctlQmpProbe *probe,
+                 const SgctlLibvirtProbe *libvirt)
 {
   sgctl_json_key (json, "vm_binding");
+  if (libvirt != NULL)
+    {
+      json_libvirt_binding (json, libvirt);
+      return;
+    }
   if (probe == NULL)
     {
       sgctl_json_null (json);
@@ -252,7 +282,7 @@ print_json (const Status *s)
         sgctl_json_int (json, granted);
       else
         sgctl_json_null (json);
-      json_vm_binding (json, s, s->vm_probes->pdata[i]);
+      json_vm_binding (json, s, s->vm_probes->pdata[i], s->libvirt_probes->pdata[i]);
       sgctl_json_end_object (json);
       g_variant_unref (ports);
       i++;
@@ -351,10 +381,44 @@ print_table (const SgctlTableInfo *table, const GError *error)
 
 /* One line: the socket, whether QEMU serves it, whether a client (the
  * helper, while it runs) holds QEMU's one QMP connection. */
+/* One line: the domain at its URI, running or not, or why that is not
+ * known. */
 static void
-print_vm_binding (const Status *s, const SgctlQmpProbe *probe)
+print_libvirt_binding (const SgctlLibvirtProbe *probe)
 {
-  if (probe == NULL && s->config == NULL)
+  g_autofree char *what = g_strdup_printf ("libvirt domain %s at %s", probe->domain, probe->uri);
+
+  switch (probe->state)
+    {
+    case SGCTL_LIBVIRT_RUNNING:
+      printf ("  VM binding:     %s: running\n", what);
+      break;
+    case SGCTL_LIBVIRT_NOT_RUNNING:
+      printf ("  VM binding:     %s: not running (%s)\n", what, probe->domain_state);
+      break;
+    case SGCTL_LIBVIRT_NO_DOMAIN:
+      printf ("  VM binding:     %s: no such domain (%s)\n", what, probe->error);
+      break;
+    case SGCTL_LIBVIRT_UNREACHABLE:
+      printf ("  VM binding:     %s: libvirt unreachable (%s)\n", what, probe->error);
+      break;
+    case SGCTL_LIBVIRT_UNANSWERED:
+      printf ("  VM binding:     %s: libvirt does not answer (%s)\n", what, probe->error);
+      break;
+    case SGCTL_LIBVIRT_NOT_BUILT:
+    case SGCTL_LIBVIRT_FAILED:
+    default:
+      printf ("  VM binding:     %s: unknown (%s)\n", what, probe->error);
+      break;
+    }
+}
+
+static void
+print_vm_binding (const Status *s, const SgctlQmpProbe *probe, const SgctlLibvirtProbe *libvirt)
+{
+  if (libvirt != NULL)
+    print_libvirt_binding (libvirt);
+  else if (probe == NULL && s->config == NULL)
     printf ("  VM binding:     unknown (%s)\n", s->config_error->message);
   else if (probe == NULL)
     printf ("  VM binding:     none (the firewall alone)\n");
@@ -423,7 +487,7 @@ print_human (const Status *s)
         }
       else
         printf ("  granted to:     nobody\n");
-      print_vm_binding (s, s->vm_probes->pdata[i]);
+      print_vm_binding (s, s->vm_probes->pdata[i], s->libvirt_probes->pdata[i]);
       g_variant_unref (ports);
       i++;
     }
@@ -445,8 +509,9 @@ sgctl_cmd_status (int argc, char **argv)
       "grant and its VM binding (QMPSocket= from the config file: whether QEMU\n"
       "listens on the socket, whether a client, the helper while it runs, holds\n"
       "QEMU's one QMP connection, and how many wait behind it; read from\n"
-      "/proc/net/unix, never connected to), the nftables table (root only), and the\n"
-      "helper's version.",
+      "/proc/net/unix, never connected to; or LibvirtDomain=: whether libvirt at\n"
+      "LibvirtURI= runs the domain, asked read-only), the nftables table (root\n"
+      "only), and the helper's version.",
       entries);
   g_auto (Status) status = { 0 };
 

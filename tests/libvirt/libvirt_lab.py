@@ -230,3 +230,43 @@ def config_for(uri, domain=DOMAIN, lock_keys='meta_l+l'):
 
 __all__ = ['Libvirtd', 'LabError', 'wait_until', 'config_for', 'domain_xml', 'DOMAIN',
            'SPICE_PORT']
+
+
+# ---- for seatgatectl's tests (test_ctl_libvirt.py) ----
+
+def spice_domain_xml(name=DOMAIN, graphics=None, **how):
+    '''domain_xml(name, **how) with its <graphics> element replaced by the
+    text @graphics (None: as domain_xml writes it).'''
+    xml = domain_xml(name, **how)
+    if graphics is None:
+        return xml
+    start = xml.index('<graphics ')
+    end = xml.index('/>', start) + 2
+    return xml[:start] + graphics + xml[end:]
+
+
+def define_domain(daemon, xml, name=DOMAIN):
+    '''@xml defined as a persistent domain of @daemon, not started.'''
+    path = os.path.join(daemon.folder, f'{name}-defined.xml')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(xml)
+    os.chmod(path, 0o600)
+    daemon.virsh('define', path)
+
+
+def create_domain_xml(daemon, xml, port, name=DOMAIN, address='127.0.0.1'):
+    '''@xml started as a transient domain of @daemon; returns once QEMU
+    listens on @address:@port.'''
+    path = os.path.join(daemon.folder, f'{name}.xml')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(xml)
+    os.chmod(path, 0o600)
+    daemon.virsh('create', path)
+
+    def listening():
+        with socket.socket() as s:
+            return s.connect_ex((address, port)) == 0
+    wait_until(listening, 10, f'the domain\'s SPICE port {port}')
+
+
+__all__ += ['spice_domain_xml', 'define_domain', 'create_domain_xml']
