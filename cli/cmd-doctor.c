@@ -647,10 +647,11 @@ check_libvirt_graphics (Doctor *d, const SgSeatConfig *seat, const SgctlLibvirtP
           "start.",
           edit);
       add (d, SEVERITY_PROBLEM, "libvirt-no-password", fix,
-           "%s's domain %s has no SPICE password (its <graphics type='spice'> shows no "
-           "passwdValidTo=, which libvirt writes only when a passwd is set): libvirt starts "
-           "QEMU with disable-ticketing, and QEMU then refuses every ticket, so every grant "
-           "of %s is refused.",
+           "%s's domain %s shows no SPICE password: its <graphics type='spice'> has neither "
+           "passwdValidTo= nor connected=, which libvirt writes only when a passwd is set. "
+           "Without a passwd libvirt starts QEMU with disable-ticketing, QEMU then refuses "
+           "every ticket, and every grant of %s is refused; a passwd without passwdValidTo "
+           "opens the VM to whoever knows it until the first grant.",
            seat->name, probe->domain, seat->name);
     }
   g_autofree char *ports = sg_ports_to_string (sg_array_ports (seat->ports), seat->ports->len);
