@@ -32,7 +32,7 @@ from vmtest import INFRA, Record, Tap, run, skip, tail  # noqa: E402
 
 RELEASE = 'trixie'
 NAME = 'desktop-trixie'
-UNITS = ('sg-vmtest-desktop.service', 'sg-vmtest-modules.service')
+UNITS = ('sg-vmtest-desktop.service',)
 IMAGE_INPUTS = ('packages-trixie.txt', 'packages-desktop-trixie.txt', 'build-image', 'desktop/setup-desktop')
 TIMEOUT = int(os.environ.get('SEATGATE_VM_DESKTOP_TIMEOUT', '600'))
 

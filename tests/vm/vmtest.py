@@ -234,10 +234,10 @@ def stage(base, run_dir, debs, log, units=DRIVER_UNITS, driver='driver'):
     shutil.copy(os.path.join(PACKAGING, 'vm-package-scenario'), lib)
     if os.path.isdir(os.path.join(debs['current'], 'debian-tests')):
         shutil.copytree(os.path.join(debs['current'], 'debian-tests'), os.path.join(lib, 'debian-tests'))
-    units = os.path.join(root, 'etc', 'systemd', 'system')
+    unit_dir = os.path.join(root, 'etc', 'systemd', 'system')
     for unit in units:
-        shutil.copy(os.path.join(HERE, 'guest', unit), units)
-        wants = os.path.join(units, 'multi-user.target.wants')
+        shutil.copy(os.path.join(HERE, 'guest', unit), unit_dir)
+        wants = os.path.join(unit_dir, 'multi-user.target.wants')
         os.makedirs(wants, exist_ok=True)
         link = os.path.join(wants, unit)
         if not os.path.lexists(link):
