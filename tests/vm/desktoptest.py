@@ -194,13 +194,18 @@ class Screen(threading.Thread):
             if self.icon_box is None:
                 return {'ok': False, 'detail': 'the granted icon was never seen, so there is no place to look'}
             x0, y0, x1, y1 = self.icon_box
-            box = (x0 - 8, y0 - 8, x1 + 8, y1 + 8)
+            # The granted icon's rows of the panel, its whole width: the
+            # panel lays its plugins out again as they come up (the actions
+            # plugin's user name, seen late under TCG, moved the tray left).
+            box = (0, y0 - 8, 10 ** 6, y1 + 8)
 
             def seen(image):
                 green, _ = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, box)
                 grey, gbox = screen.find_colour(image, DENIED_RGB, DENIED_TOL, box)
-                return green == 0 and grey >= MIN_PIXELS, \
-                    f'around the icon {box}: {green} green px, {grey} denied-grey px in {gbox}'
+                icon = gbox is not None and gbox[2] - gbox[0] <= MAX_ICON and gbox[3] - gbox[1] <= MAX_ICON
+                where = f' ({gbox[0] - x0:+d} px from the granted icon)' if gbox else ''
+                return green == 0 and grey >= MIN_PIXELS and icon, \
+                    f'in rows {box[1]}-{box[3]}: {green} green px, {grey} denied-grey px in {gbox}{where}'
             ok, detail, image, took, _ = self.watch(timeout, seen)
             path = self.keep(image, 'screen-denied.png' if ok else 'screen-denied-missing.png')
             return {'ok': ok, 'measured': {'host_revoke_asked_to_denied_on_screen_s': round(took, 2)},
