@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """vm/desktop-trixie: a real display manager session (issue 13).
-  desktoptest.py --build DIR --out DIR
-A Debian 13 guest (the VM suite's machine, vmtest.py, plus
-packages-desktop-trixie.txt, made a LightDM autologin machine by
-desktop/setup-desktop; cached like the suite's images) boots with a display
-(QEMU -vga std); LightDM logs alice in into Xfce on Xorg, xfce4-session
-starts seatgate-agent from the package's XDG autostart entry, and
-guest/desktop_driver.py checks her session, the agent and her grant, then
-revokes it. What is on the real screen is this side's to see: on the
+  desktoptest.py [--desktop xfce|gnome] --build DIR --out DIR
+A Debian 13 guest (the VM suite's machine, vmtest.py, plus the desktop's
+package list, made an autologin machine by its desktop/setup-* script;
+cached like the suite's images) boots with a display (QEMU -vga std); the
+display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
+into GNOME with the AppIndicator extension, tried by hand, not a meson
+test), the session starts seatgate-agent from the package's XDG autostart
+entry, and guest/desktop_driver.py checks her session, the agent and her
+grant, then revokes it. What is on the real screen is this side's to see: on the
 guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
 xfce4-panel shows the granted icon, and after the revoke the denied one in
 its place; the screenshots stay in --out as PNG. TAP on stdout, one subtest
@@ -31,9 +32,15 @@ import vmtest  # noqa: E402
 from vmtest import INFRA, Record, Tap, run, skip, tail  # noqa: E402
 
 RELEASE = 'trixie'
-NAME = 'desktop-trixie'
 UNITS = ('sg-vmtest-desktop.service',)
-IMAGE_INPUTS = ('packages-trixie.txt', 'packages-desktop-trixie.txt', 'build-image', 'desktop/setup-desktop')
+# name: the image's cache name; lists: build-image's packages; setup: what
+# makes it log alice in.
+DESKTOPS = {
+    'xfce': {'name': 'desktop-trixie', 'title': 'LightDM and Xfce',
+             'lists': ('packages-trixie.txt', 'packages-desktop-trixie.txt'), 'setup': 'desktop/setup-lightdm'},
+    'gnome': {'name': 'desktop-gnome-trixie', 'title': 'GDM and GNOME',
+              'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'), 'setup': 'desktop/setup-gdm'},
+}
 TIMEOUT = int(os.environ.get('SEATGATE_VM_DESKTOP_TIMEOUT', '600'))
 
 # data/icons: the monitor's screen in seatgate-granted.svg and -denied.svg.
@@ -46,33 +53,35 @@ MAX_ICON = 64      # px: the colour must be one icon, not a stretch of screen
 EVERY = 0.5        # s between screendumps: nothing signals "drawn"
 
 
-def desktop_image(mirror, log):
-    '''CACHE/desktop-trixie-KEY/root, built when a file of IMAGE_INPUTS or
-    the mirror changed: build-image with both package lists, then
-    setup-desktop; only a finished image gets the name root.'''
+def desktop_image(desktop, mirror, log):
+    '''CACHE/NAME-KEY/root (NAME: the desktop's name), built when one of the desktop's lists, its setup
+    script, build-image or the mirror changed: build-image with both package
+    lists, then the setup script; only a finished image gets the name root.'''
+    d = DESKTOPS[desktop]
+    image = d['name']
     h = hashlib.sha256()
-    for name in IMAGE_INPUTS:
+    for name in d['lists'] + ('build-image', d['setup']):
         with open(os.path.join(HERE, name), 'rb') as f:
             h.update(f.read())
     h.update(mirror.encode())
     key = h.hexdigest()[:16]
     os.makedirs(vmtest.CACHE, mode=0o700, exist_ok=True)
-    out = os.path.join(vmtest.CACHE, f'{NAME}-{key}')
-    with vmtest.locked(os.path.join(vmtest.CACHE, f'{NAME}.lock')):
+    out = os.path.join(vmtest.CACHE, f'{image}-{key}')
+    with vmtest.locked(os.path.join(vmtest.CACHE, f'{image}.lock')):
         if os.path.isdir(os.path.join(out, 'root')):
             return out, False
         for old in os.listdir(vmtest.CACHE):
-            if old.startswith(NAME + '-') and old != os.path.basename(out):
+            if old.startswith(image + '-') and old != os.path.basename(out):
                 shutil.rmtree(os.path.join(vmtest.CACHE, old), ignore_errors=True)
         stage = os.path.join(out, 'stage')
         os.makedirs(stage, exist_ok=True)
         packages = os.path.join(out, 'packages.txt')
         with open(packages, 'w') as f:
-            for name in IMAGE_INPUTS[:2]:
+            for name in d['lists']:
                 with open(os.path.join(HERE, name)) as part:
                     f.write(part.read())
         run([os.path.join(HERE, 'build-image'), RELEASE, mirror, packages, stage], 900, log)
-        run([os.path.join(HERE, 'desktop', 'setup-desktop'), os.path.join(stage, 'root')], 60, log)
+        run([os.path.join(HERE, d['setup']), os.path.join(stage, 'root')], 120, log)
         os.replace(os.path.join(stage, 'root'), os.path.join(out, 'root'))
         shutil.rmtree(stage, ignore_errors=True)
     return out, True
@@ -215,6 +224,7 @@ class Screen(threading.Thread):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--desktop', choices=sorted(DESKTOPS), default='xfce')
     ap.add_argument('--build', required=True, help='the meson build directory')
     ap.add_argument('--out', required=True, help='where this run keeps its logs and screenshots')
     args = ap.parse_args()
@@ -238,10 +248,13 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     log = os.path.join(out_dir, 'host.log')
     open(log, 'w').close()
+    for old in os.listdir(out_dir):  # a last run's screenshots would mislead
+        if old.startswith('screen-') and old.endswith('.png'):
+            os.unlink(os.path.join(out_dir, old))
     tap = Tap()
     rec = Record(tap)
     accel = 'kvm' if vmtest.kvm_works() else 'tcg'
-    tap.comment(f'Debian 13 ({RELEASE}) with LightDM and Xfce from {mirror}, accelerator {accel}; logs in {out_dir}')
+    tap.comment(f'Debian 13 ({RELEASE}) with {DESKTOPS[args.desktop]["title"]} from {mirror}, accelerator {accel}; logs in {out_dir}')
     if dirty:
         tap.comment('uncommitted changes are NOT in the packages the guest installs (built from HEAD):\n' + dirty)
 
@@ -260,7 +273,7 @@ def main():
 
     t = time.monotonic()
     try:
-        base, built = desktop_image(mirror, log)
+        base, built = desktop_image(args.desktop, mirror, log)
     except RuntimeError as e:
         rec.result(INFRA, False, 'the Debian 13 desktop image is built (debootstrap, setup-desktop)', str(e))
         tap.end()
@@ -275,6 +288,8 @@ def main():
                 './seatgate-agent_*.deb)'
     try:
         root, kernel, initrd = vmtest.stage(base, out_dir, debs, log, units=UNITS, driver='desktop_driver')
+        with open(os.path.join(root, 'usr', 'lib', 'sg-vmtest', 'desktop.json'), 'w') as f:
+            json.dump({'desktop': args.desktop}, f)
         if os.path.exists(img):
             os.unlink(img)
         run(['mke2fs', '-q', '-t', 'ext4', '-L', 'sg-root', '-d', root, img, '4G'], 300, log)
