@@ -150,8 +150,10 @@ class Screen(threading.Thread):
             self.qmp = Qmp(qmp_conn)
             ctl = ctl_conn.makefile('rw', encoding='utf-8', newline='\n')
             for line in ctl:
-                request = json.loads(line)
-                reply = self.answer(request)
+                try:
+                    reply = self.answer(json.loads(line))
+                except (OSError, RuntimeError, ValueError) as e:  # the guest's check fails, and says why
+                    reply = {'ok': False, 'detail': f'the host could not look at the screen: {type(e).__name__}: {e}'}
                 ctl.write(json.dumps(reply) + '\n')
                 ctl.flush()
         except (OSError, RuntimeError, ValueError) as e:
@@ -168,13 +170,18 @@ class Screen(threading.Thread):
         screen.write_png(image, path)
         return path
 
-    def watch(self, timeout, seen):
-        '''Screendumps until seen(image) gives (True, detail), or timeout s.'''
+    def watch(self, timeout, seen, first=None):
+        '''Screendumps until seen(image) gives (True, detail), or timeout s;
+        the first one is kept as the PNG first, to show where the screen was
+        when the guest asked.'''
         start = time.monotonic()
         deadline = start + timeout
         wake = threading.Event()
         while True:
             image = self.dump()
+            if first:
+                self.keep(image, first)
+                first = None
             ok, detail = seen(image)
             now = time.monotonic()
             if ok or now >= deadline:
@@ -189,7 +196,7 @@ class Screen(threading.Thread):
                 n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL)
                 icon = box is not None and box[2] - box[0] <= MAX_ICON and box[3] - box[1] <= MAX_ICON
                 return n >= MIN_PIXELS and icon, f'{n} green px in {box} of {image.width}x{image.height}'
-            ok, detail, image, took, at = self.watch(timeout, seen)
+            ok, detail, image, took, at = self.watch(timeout, seen, 'screen-granted-first.png')
             if ok:
                 self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL)[1]
             path = self.keep(image, 'screen-granted.png' if ok else 'screen-granted-missing.png')
@@ -307,6 +314,8 @@ def main():
     wall, killed, rc, qemu_out, console, results = vmtest.boot(out_dir, kernel, initrd, img, accel,
                                                                extra=watcher.qemu_args())
     watcher.join(10)
+    if os.path.exists(os.path.join(out_dir, 'screen.ppm')):  # the last raw screendump; the PNGs stay
+        os.unlink(os.path.join(out_dir, 'screen.ppm'))
     events = vmtest.read_results(results)
     if not killed:
         os.unlink(img)
