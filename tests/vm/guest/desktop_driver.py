@@ -102,6 +102,8 @@ def alice_graphical_session():
     except FileNotFoundError:
         return None
     for sid in names:
+        if sid.startswith('.'):  # logind's temporary file (.#…), renamed over the session's when written
+            continue
         f = session_file(sid)
         if f.get('UID') == str(ALICE) and f.get('TYPE') in DM['types'] and f.get('SEAT') == 'seat0' \
                 and f.get('ACTIVE') == '1':
@@ -144,7 +146,9 @@ def evidence(extra=''):
              f'$ journalctl -u seatgate\n{journal("seatgate", 20)}',
              f'$ journalctl -u lightdm\n{journal("lightdm", 20)}',
              f'$ journalctl _UID={ALICE} (last lines)\n'
-             + sh(f'journalctl -b _UID={ALICE} -o short-monotonic --no-pager -n 40')[1]]
+             + sh(f'journalctl -b _UID={ALICE} -o short-monotonic --no-pager -n 40')[1],
+             # LightDM's session wrapper sends the session's output there.
+             f'$ tail /home/alice/.xsession-errors\n{sh("tail -n 30 /home/alice/.xsession-errors")[1]}']
     return '\n'.join(parts + ([extra] if extra else []))
 
 
