@@ -279,13 +279,14 @@ def main():
     tap.measured('debs_build_s' if debs['built'] else 'debs_cached_s', round(time.monotonic() - t, 1), 's')
 
     t = time.monotonic()
+    image_check = f'the Debian 13 {args.desktop} image is built (debootstrap, {DESKTOPS[args.desktop]["setup"]})'
     try:
         base, built = desktop_image(args.desktop, mirror, log)
     except RuntimeError as e:
-        rec.result(INFRA, False, 'the Debian 13 desktop image is built (debootstrap, setup-desktop)', str(e))
+        rec.result(INFRA, False, image_check, str(e))
         tap.end()
         return 1
-    rec.result(INFRA, True, 'the Debian 13 desktop image is built (debootstrap, setup-desktop)',
+    rec.result(INFRA, True, image_check,
                f'{"built" if built else "cached"}: {base}')
     tap.measured('image_build_s' if built else 'image_cached_s', round(time.monotonic() - t, 1), 's')
 
@@ -314,8 +315,9 @@ def main():
     wall, killed, rc, qemu_out, console, results = vmtest.boot(out_dir, kernel, initrd, img, accel,
                                                                extra=watcher.qemu_args())
     watcher.join(10)
-    if os.path.exists(os.path.join(out_dir, 'screen.ppm')):  # the last raw screendump; the PNGs stay
-        os.unlink(os.path.join(out_dir, 'screen.ppm'))
+    for left in ('screen.ppm', 'qmp.sock', 'ctl.sock'):  # the last raw screendump, the sockets; the PNGs stay
+        if os.path.exists(os.path.join(out_dir, left)):
+            os.unlink(os.path.join(out_dir, left))
     events = vmtest.read_results(results)
     if not killed:
         os.unlink(img)

@@ -283,6 +283,8 @@ def screen_denied(ctx):
 
 @check('the agent still runs in alice\'s session after the revoke (it shows the refusal; it does not exit)', 20)
 def agent_alive(ctx):
+    if not ctx.results.get('revoke'):
+        return False, 'there was no revoke to outlive'
     pids = pids_of('alice', 'seatgate-agent')
     return len(pids) == 1, f'agents of alice: {pids}', journal('seatgate', 10)
 
