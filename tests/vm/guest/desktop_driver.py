@@ -41,8 +41,10 @@ def _desktop():
 
 DESKTOP = _desktop()
 # What each display manager's autologin looks like to logind.
-DM = {'xfce': {'service': 'lightdm-autologin', 'types': ('x11',), 'name': 'LightDM', 'desktop': 'Xfce'},
-      'gnome': {'service': 'gdm-autologin', 'types': ('wayland', 'x11'), 'name': 'GDM', 'desktop': 'GNOME'}}[DESKTOP]
+DM = {'xfce': {'service': 'lightdm-autologin', 'types': ('x11',), 'name': 'LightDM', 'desktop': 'Xfce',
+               'unit': 'lightdm'},
+      'gnome': {'service': 'gdm-autologin', 'types': ('wayland', 'x11'), 'name': 'GDM', 'desktop': 'GNOME',
+                'unit': 'gdm'}}[DESKTOP]
 # s: under TCG, LightDM's autologin into Xfce was measured at 55-115 s after
 # the kernel started (the later on a machine loaded 5x over its 2 cores);
 # the bounds leave room for a loaded CI machine. GNOME is given longer.
@@ -144,7 +146,9 @@ def evidence(extra=''):
     parts = [f'$ loginctl list-sessions\n{sh("loginctl list-sessions --no-legend")[1]}',
              f'$ seatgatectl status\n{sh("seatgatectl status")[1]}',
              f'$ journalctl -u seatgate\n{journal("seatgate", 20)}',
-             f'$ journalctl -u lightdm\n{journal("lightdm", 20)}',
+             f'$ journalctl -u {DM["unit"]}\n{journal(DM["unit"], 40)}',
+             '$ journalctl -p warning (last lines)\n'
+             + sh('journalctl -b -p warning -o short-monotonic --no-pager -n 40')[1],
              f'$ journalctl _UID={ALICE} (last lines)\n'
              + sh(f'journalctl -b _UID={ALICE} -o short-monotonic --no-pager -n 40')[1],
              # LightDM's session wrapper sends the session's output there.
