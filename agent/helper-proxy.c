@@ -1,7 +1,9 @@
 #include "helper-proxy.h"
 
+#include "sg-dbus-property.h"
 #include "sg-error.h"
 #include "sg-names.h"
+#include "sg-wire-signals.h"
 
 /* What the agent follows of the helper, and no more: with hundreds of agents
  * on a machine, every signal an agent subscribes to wakes all of them. So
@@ -67,13 +69,12 @@ on_revoked (GDBusConnection *bus, const char *sender, const char *path, const ch
   const char *seat, *reason;
   guint32 uid;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sus)")))
+  if (!sg_wire_revoked_parse (params, &seat, &uid, &reason))
     {
       g_warning ("Ignoring a Revoked signal of type %s from the helper, not (sus)",
                  g_variant_get_type_string (params));
       return;
     }
-  g_variant_get (params, "(&su&s)", &seat, &uid, &reason);
   /* The bus filters on the seat only: match rules cannot match a uint. */
   if (uid != proxy->uid)
     return;
@@ -133,12 +134,10 @@ on_seats_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autofree SeatsRead *read = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply
-      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  g_autoptr (GVariant) seats = NULL;
+  g_autoptr (GVariant) seats = sg_dbus_property_read_finish (result, &error);
 
   /* Cancelled: the proxy may be freed already. */
-  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (seats == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
 
   SgHelperProxy *proxy = read->proxy;
@@ -151,25 +150,12 @@ on_seats_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_clear_object (&proxy->read);
 
-  if (reply == NULL)
-    {
-      /* (The remote error's name stays in the message: the log is for an
-       * administrator.) */
-      g_warning ("Could not read the seatgate helper's Seats from %s, so which seats it gates "
-                 "is not known: %s",
-                 proxy->bus_owner, error->message);
-    }
-  else
-    {
-      g_variant_get (reply, "(v)", &seats);
-      if (!g_variant_is_of_type (seats, G_VARIANT_TYPE ("a(saq)")))
-        {
-          g_warning ("The seatgate helper's Seats is of type %s, not a(saq), so which seats it "
-                     "gates is not known",
-                     g_variant_get_type_string (seats));
-          g_clear_pointer (&seats, g_variant_unref);
-        }
-    }
+  /* (The remote error's name stays in the message: the log is for an
+   * administrator.) */
+  if (seats == NULL)
+    g_warning ("Could not read the seatgate helper's Seats from %s, so which seats it gates "
+               "is not known: %s",
+               proxy->bus_owner, error->message);
   g_message ("The seatgate helper is %s", proxy->bus_owner);
   proxy_publish (proxy, proxy->bus_owner, seats);
 }
@@ -203,7 +189,7 @@ on_name_appeared (GDBusConnection *bus, const char *name, const char *owner, gpo
   proxy_follow_revoked (proxy);
 
   /* The helper sets Seats once, from its config, before it takes its name,
-   * and never changes it while it runs (helper/proxy-service.c): one read
+   * and never changes it while it runs (sg_gate_service_new): one read
    * per owner is all there is to it, and no PropertiesChanged is followed.
    * The read goes to the unique name, so it cannot be answered by a later
    * owner. */
@@ -212,10 +198,8 @@ on_name_appeared (GDBusConnection *bus, const char *name, const char *owner, gpo
   read->proxy = proxy;
   read->serial = proxy->bus_serial;
   proxy->read = g_cancellable_new ();
-  g_dbus_connection_call (proxy->bus, owner, SG_OBJECT_PATH, "org.freedesktop.DBus.Properties",
-                          "Get", g_variant_new ("(ss)", SG_INTERFACE, "Seats"),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, proxy->read,
-                          on_seats_read, read);
+  sg_dbus_property_read (proxy->bus, owner, SG_OBJECT_PATH, SG_INTERFACE, "Seats",
+                         G_VARIANT_TYPE ("a(saq)"), -1, proxy->read, on_seats_read, read);
 }
 
 static void

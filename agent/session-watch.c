@@ -1,5 +1,7 @@
 #include "session-watch.h"
 
+#include "sg-dbus-property.h"
+
 #define LOGIN1_SESSION SG_LOGIND_SESSION
 
 struct _SgSessionWatch
@@ -88,11 +90,9 @@ on_properties_changed (GDBusConnection *bus, const char *sender, const char *pat
   const char *changed_iface;
   g_autoptr (GVariant) changed = NULL;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)"))
-      || watch->state == SG_SESSION_WATCH_GONE)
-    return;
-  g_variant_get (params, "(&s@a{sv}@as)", &changed_iface, &changed, NULL);
-  if (!g_str_equal (changed_iface, LOGIN1_SESSION))
+  if (watch->state == SG_SESSION_WATCH_GONE
+      || !sg_dbus_properties_changed_parse (params, &changed_iface, &changed, NULL)
+      || !g_str_equal (changed_iface, LOGIN1_SESSION))
     return;
 
   /* Use what the signal carries at once, then read everything again: State

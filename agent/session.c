@@ -30,7 +30,9 @@
 
 #include <unistd.h>
 
+#include "sg-dbus-property.h"
 #include "sg-logind-files.h"
+#include "sg-logind-uid.h"
 #include "sg-logind.h"
 
 #define LOGIN1_NAME SG_LOGIND_NAME
@@ -329,23 +331,17 @@ static void
 on_display_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply
-      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  g_autoptr (GVariant) display = sg_dbus_property_read_finish (result, &error);
+  if (display == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
 
   SgSession *session = user_data;
   session->display_asks--;
-  if (reply == NULL)
-    {
-      /* It only chooses which explanation is shown. */
-      g_debug ("Could not read uid %u's Display: %s", session->uid, error->message);
-      session_update (session);
-      return;
-    }
-  g_autoptr (GVariant) value = NULL;
-  g_variant_get (reply, "(v)", &value);
-  session_apply_display (session, value);
+  if (display != NULL)
+    session_apply_display (session, display);
+  else
+    /* It only chooses which explanation is shown. */
+    g_debug ("Could not read uid %u's Display: %s", session->uid, error->message);
   session_update (session);
 }
 
@@ -355,10 +351,9 @@ session_read_display (SgSession *session)
   if (session->user_path == NULL)
     return;
   session->display_asks++;
-  g_dbus_connection_call (
-      session->bus, session->owner, session->user_path, "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new ("(ss)", LOGIN1_USER, "Display"), G_VARIANT_TYPE ("(v)"),
-      G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, session->cancellable, on_display_read, session);
+  sg_dbus_property_read (session->bus, session->owner, session->user_path, LOGIN1_USER, "Display",
+                         G_VARIANT_TYPE ("(so)"), -1, session->cancellable, on_display_read,
+                         session);
 }
 
 static void
@@ -370,9 +365,8 @@ on_user_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autoptr (GVariant) changed = NULL;
   g_autoptr (GVariant) display = NULL;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!sg_dbus_properties_changed_parse (params, NULL, &changed, NULL))
     return;
-  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
   display = g_variant_lookup_value (changed, "Display", NULL);
   if (display == NULL)
     return;
@@ -426,24 +420,14 @@ session_find_user (SgSession *session)
 
 /* --- sessions coming and going ------------------------------------------ */
 
-typedef struct
-{
-  SgSession *session;
-  char *path;
-} NewSession;
-
 static void
-on_new_session_read (GObject *source, GAsyncResult *result, gpointer user_data)
+on_new_session_uid (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  NewSession *probe = user_data;
-  g_autofree char *path = probe->path;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply
-      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  SgSession *session = probe->session;
+  const char *path;
+  guint32 uid;
 
-  g_free (probe);
-  if (reply == NULL)
+  if (!sg_logind_uid_read_finish (result, &path, &uid, &error))
     {
       /* Cancelled (the session may be freed), or gone already: logind's
        * SessionRemoved follows. */
@@ -451,12 +435,7 @@ on_new_session_read (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("Could not read the user of %s: %s", path, error->message);
       return;
     }
-  g_autoptr (GVariant) value = NULL;
-  g_variant_get (reply, "(v)", &value);
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(uo)")))
-    return;
-  guint32 uid;
-  g_variant_get (value, "(u&o)", &uid, NULL);
+  SgSession *session = user_data;
   if (uid != session->uid)
     return;
   g_message ("uid %u has a new login session (%s)", uid, path);
@@ -480,13 +459,8 @@ on_session_new (GDBusConnection *bus, const char *sender, const char *path, cons
     return;
   /* Whose it is, before following it: most sessions on a busy machine are
    * other people's. */
-  NewSession *probe = g_new0 (NewSession, 1);
-  probe->session = session;
-  probe->path = g_strdup (object);
-  g_dbus_connection_call (session->bus, session->owner, object, "org.freedesktop.DBus.Properties",
-                          "Get", g_variant_new ("(ss)", LOGIN1_SESSION, "User"),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
-                          session->cancellable, on_new_session_read, probe);
+  sg_logind_uid_read (session->bus, session->owner, object, -1, session->cancellable,
+                      on_new_session_uid, session);
 }
 
 static void

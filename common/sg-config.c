@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sg-build-config.h"
 #include "sg-error.h"
 #include "sg-ports.h"
 #include "sg-qkeycode.h"
@@ -46,7 +47,15 @@ seat_config_free (SgSeatConfig *seat)
   g_array_unref (seat->ports);
   g_free (seat->qmp_socket);
   g_strfreev (seat->lock_keys);
+  g_free (seat->libvirt_domain);
+  g_free (seat->libvirt_uri);
   g_free (seat);
+}
+
+const char *
+sg_seat_config_libvirt_uri (const SgSeatConfig *seat)
+{
+  return seat->libvirt_uri != NULL ? seat->libvirt_uri : SG_LIBVIRT_URI_DEFAULT;
 }
 
 void
@@ -271,6 +280,54 @@ parse_lock_keys (Parser *p, const char *value, guint line, GError **error)
   return TRUE;
 }
 
+/* libvirt's own limit for a domain name is its XML's; ours keeps messages
+ * and log lines short. */
+#define LIBVIRT_VALUE_MAX 256
+
+/* LibvirtDomain= and LibvirtURI=: printable text; whether libvirt knows the
+ * URI and the domain is checked when the helper connects. */
+static gboolean
+parse_libvirt (Parser *p, const char *key, const char *value, guint line, GError **error)
+{
+  gboolean is_domain = g_str_equal (key, "LibvirtDomain");
+  char **field = is_domain ? &p->seat->libvirt_domain : &p->seat->libvirt_uri;
+  SgConfigOrigin *origin
+      = is_domain ? &p->seat->libvirt_domain_origin : &p->seat->libvirt_uri_origin;
+
+#if !SG_HAVE_LIBVIRT
+  return fail (p, line, error,
+               "[%s] %s: this seatgate build has no libvirt support (it was built without "
+               "libvirt-dev): install a build with libvirt, or give the VM a QMP socket of its "
+               "own and set QMPSocket= to it instead (see docs/vm-binding.md)",
+               p->group, key);
+#endif
+  *origin = origin_here (p, line);
+  g_clear_pointer (field, g_free);
+  /* Empty: no binding (LibvirtDomain) or the default URI, so a drop-in can
+   * take either away. */
+  if (*value == '\0')
+    return TRUE;
+  for (const char *c = value; *c != '\0'; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      return fail (p, line, error,
+                   "[%s] %s: the value holds a control character: write the name as "
+                   "`virsh list --all` (or `virsh uri`) shows it",
+                   p->group, key);
+  if (!g_utf8_validate (value, -1, NULL))
+    return fail (p, line, error, "[%s] %s: the value is not UTF-8: write it as virsh shows it",
+                 p->group, key);
+  if (strlen (value) > LIBVIRT_VALUE_MAX)
+    return fail (p, line, error, "[%s] %s: the value is %zu bytes; at most %d are accepted",
+                 p->group, key, strlen (value), LIBVIRT_VALUE_MAX);
+  if (!is_domain && strstr (value, ":/") == NULL)
+    return fail (p, line, error,
+                 "[%s] LibvirtURI: '%s' is not a libvirt URI: write e.g. "
+                 "LibvirtURI=" SG_LIBVIRT_URI_DEFAULT,
+                 p->group, value);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
 static gboolean
 parse_key (Parser *p, const char *key, const char *value, guint line, GError **error)
 {
@@ -325,12 +382,10 @@ parse_key (Parser *p, const char *key, const char *value, guint line, GError **e
       if (g_str_equal (key, "LockKeys"))
         return parse_lock_keys (p, value, line, error);
       if (g_str_equal (key, "LibvirtDomain") || g_str_equal (key, "LibvirtURI"))
-        return fail (p, line, error,
-                     "[%s] %s: this seatgate version has no libvirt binding yet: give the VM a "
-                     "QMP socket of its own and set QMPSocket= to it instead (see "
-                     "docs/vm-binding.md)",
-                     p->group, key);
-      return fail (p, line, error, "[%s] has no key '%s': it knows Ports, QMPSocket and LockKeys",
+        return parse_libvirt (p, key, value, line, error);
+      return fail (p, line, error,
+                   "[%s] has no key '%s': it knows Ports, QMPSocket, LibvirtDomain, LibvirtURI "
+                   "and LockKeys",
                    p->group, key);
 
     case GROUP_AGENT:
@@ -388,10 +443,25 @@ check_seats (const SgConfig *config, const char *name, gboolean agent_only, GErr
       if (seat->ports->len == 0)
         return fail_at (&seat->origin, name, error, "[Seat %s] has no Ports: add e.g. Ports=5930",
                         seat->name);
-      if (seat->lock_keys != NULL && seat->qmp_socket == NULL)
+      if (seat->qmp_socket != NULL && seat->libvirt_domain != NULL)
+        {
+          g_autofree char *where = sg_config_origin_to_string (&seat->qmp_socket_origin);
+          return fail_at (&seat->libvirt_domain_origin, name, error,
+                          "[Seat %s] LibvirtDomain: the seat's VM is bound by QMPSocket= too "
+                          "(%s): a seat has one VM binding, keep one of the two",
+                          seat->name, where);
+        }
+      if (seat->libvirt_uri != NULL && seat->libvirt_domain == NULL)
+        return fail_at (&seat->libvirt_uri_origin, name, error,
+                        "[Seat %s] LibvirtURI: it says where the seat's libvirt domain is, and "
+                        "the seat has no LibvirtDomain=: add LibvirtDomain=NAME or remove "
+                        "LibvirtURI=",
+                        seat->name);
+      if (seat->lock_keys != NULL && seat->qmp_socket == NULL && seat->libvirt_domain == NULL)
         return fail_at (&seat->lock_keys_origin, name, error,
                         "[Seat %s] LockKeys: the keys go to the seat's VM, and the seat has no "
-                        "VM binding: set QMPSocket= to the VM's QMP socket, or remove LockKeys=",
+                        "VM binding: set QMPSocket= to the VM's QMP socket or LibvirtDomain= to "
+                        "its libvirt domain, or remove LockKeys=",
                         seat->name);
       for (guint j = 0; j < i; j++)
         {
@@ -405,6 +475,20 @@ check_seats (const SgConfig *config, const char *name, gboolean agent_only, GErr
                               "[Seat %s] QMPSocket: %s is [Seat %s]'s VM socket too (%s): each "
                               "seat's VM needs a QMP socket of its own",
                               seat->name, seat->qmp_socket, other->name, where);
+            }
+          /* Two consoles setting one VM's password would void each other's
+           * tickets. */
+          if (seat->libvirt_domain != NULL
+              && g_strcmp0 (seat->libvirt_domain, other->libvirt_domain) == 0
+              && g_str_equal (sg_seat_config_libvirt_uri (seat),
+                              sg_seat_config_libvirt_uri (other)))
+            {
+              g_autofree char *where = sg_config_origin_to_string (&other->libvirt_domain_origin);
+              return fail_at (&seat->libvirt_domain_origin, name, error,
+                              "[Seat %s] LibvirtDomain: %s at %s is [Seat %s]'s VM too (%s): "
+                              "each seat needs a VM of its own",
+                              seat->name, seat->libvirt_domain, sg_seat_config_libvirt_uri (seat),
+                              other->name, where);
             }
           for (guint k = 0; k < seat->ports->len; k++)
             {
@@ -564,6 +648,18 @@ merge_layer (SgConfig *config, SgConfig *layer)
           g_strfreev (seat->lock_keys);
           seat->lock_keys = g_strdupv (from->lock_keys);
           seat->lock_keys_origin = from->lock_keys_origin;
+        }
+      if (from->libvirt_domain_origin.line != 0)
+        {
+          g_free (seat->libvirt_domain);
+          seat->libvirt_domain = g_strdup (from->libvirt_domain);
+          seat->libvirt_domain_origin = from->libvirt_domain_origin;
+        }
+      if (from->libvirt_uri_origin.line != 0)
+        {
+          g_free (seat->libvirt_uri);
+          seat->libvirt_uri = g_strdup (from->libvirt_uri);
+          seat->libvirt_uri_origin = from->libvirt_uri_origin;
         }
     }
 }

@@ -33,7 +33,17 @@ typedef struct
   SgConfigOrigin qmp_socket_origin; /* where QMPSocket= was set */
   GStrv lock_keys;                  /* LockKeys=: QEMU qcodes pressed together, or NULL (off) */
   SgConfigOrigin lock_keys_origin;  /* where LockKeys= was set */
+  char *libvirt_domain;             /* LibvirtDomain=: the seat's VM's libvirt domain, or NULL */
+  SgConfigOrigin libvirt_domain_origin; /* where LibvirtDomain= was set */
+  char *libvirt_uri;                    /* LibvirtURI=, or NULL: SG_LIBVIRT_URI_DEFAULT */
+  SgConfigOrigin libvirt_uri_origin;    /* where LibvirtURI= was set */
 } SgSeatConfig;
+
+/* The libvirt connection a LibvirtDomain= without LibvirtURI= uses. */
+#define SG_LIBVIRT_URI_DEFAULT "qemu:///system"
+
+/* @seat's LibvirtURI=, or the default. */
+const char *sg_seat_config_libvirt_uri (const SgSeatConfig *seat);
 
 typedef struct
 {

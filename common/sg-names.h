@@ -1,4 +1,5 @@
-/* The names every part of seatgate agrees on (DESIGN.md's table), defined
+/* The names every part of seatgate agrees on (the interface XML, the polkit
+ * policy and the table the README's "How the gate works" describes), defined
  * once. */
 #pragma once
 

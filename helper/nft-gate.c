@@ -467,7 +467,8 @@ rule_output_cut (const char *table)
 /* tcp flags & (syn | ack) == syn tcp dport @gated fib daddr type local
  *   meta skuid @always accept
  * Only the SYN is gated: ACKs and RSTs of TIME_WAIT and orphaned sockets carry
- * no socket uid, and rejecting them stalls connections (NOTES.md). */
+ * no socket uid, and rejecting them stalls connections (README, "How the
+ * gate works"). */
 static struct nftnl_rule *
 rule_output_always (const char *table)
 {

@@ -1,6 +1,8 @@
 #include "seat-monitor.h"
 
+#include "sg-dbus-property.h"
 #include "sg-error.h"
+#include "sg-logind-uid.h"
 #include "sg-logind.h"
 
 #define LOGIND_NAME SG_LOGIND_NAME
@@ -80,39 +82,27 @@ remember_session_uid (SgSeatMonitor *monitor, const char *session_path, guint32 
 typedef struct
 {
   SgSeatMonitor *monitor;
-  char *session_path;
   guint generation;
 } UidRead;
 
 static void
 session_uid_read (GObject *source, GAsyncResult *result, gpointer data)
 {
-  UidRead *read = data;
-  g_autofree char *session_path = read->session_path;
+  g_autofree UidRead *read = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply
-      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  SgSeatMonitor *monitor = read->monitor;
-  guint generation = read->generation;
-
-  g_free (read);
-  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (generation != monitor->generation)
-    return;
-  if (reply == NULL)
-    {
-      /* Harmless: Grant() then reads the seat's session itself. */
-      g_debug ("Could not read the user of %s: %s", session_path, error->message);
-      return;
-    }
-  g_autoptr (GVariant) value = NULL;
+  const char *session_path;
   guint32 uid;
-  g_variant_get (reply, "(v)", &value);
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(uo)")))
+  gboolean known = sg_logind_uid_read_finish (result, &session_path, &uid, &error);
+
+  if (!known && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  g_variant_get (value, "(u&o)", &uid, NULL);
-  remember_session_uid (monitor, session_path, uid);
+  if (read->generation != read->monitor->generation)
+    return;
+  if (!known)
+    /* Harmless: Grant() then reads the seat's session itself. */
+    g_debug ("Could not read the user of %s: %s", session_path, error->message);
+  else
+    remember_session_uid (read->monitor, session_path, uid);
 }
 
 /* Learns the user of a seat's new active session ahead of any Grant(): a
@@ -126,13 +116,9 @@ read_session_uid (SgSeatMonitor *monitor, const char *session_path)
     return;
   UidRead *read = g_new0 (UidRead, 1);
   read->monitor = monitor;
-  read->session_path = g_strdup (session_path);
   read->generation = monitor->generation;
-  g_dbus_connection_call (monitor->bus, LOGIND_NAME, session_path,
-                          "org.freedesktop.DBus.Properties", "Get",
-                          g_variant_new ("(ss)", LOGIND_SESSION, "User"), G_VARIANT_TYPE ("(v)"),
-                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, monitor->cancellable,
-                          session_uid_read, read);
+  sg_logind_uid_read (monitor->bus, LOGIND_NAME, session_path, CALL_TIMEOUT_MS,
+                      monitor->cancellable, session_uid_read, read);
 }
 
 static void
@@ -171,16 +157,15 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autofree SeatRead *read = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply
-      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  g_autoptr (GVariant) active = sg_dbus_property_read_finish (result, &error);
+  if (active == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   SgSeatMonitor *monitor = read->monitor;
   if (read->generation != monitor->generation)
     return;
 
   read->seat->reading = FALSE;
-  if (reply == NULL)
+  if (active == NULL)
     {
       /* Unknown means nobody may be granted there. */
       g_warning ("Could not read the active session of %s from logind: %s", read->seat->name,
@@ -189,17 +174,10 @@ active_session_read (GObject *source, GAsyncResult *result, gpointer data)
     }
   else
     {
-      g_autoptr (GVariant) value = NULL;
       const char *id, *path;
-      g_variant_get (reply, "(v)", &value);
-      if (g_variant_is_of_type (value, G_VARIANT_TYPE ("(so)")))
-        {
-          g_variant_get (value, "(&s&o)", &id, &path);
-          seat_set_active (read->seat, id, path);
-          read_session_uid (monitor, path);
-        }
-      else
-        seat_set_active (read->seat, "", NULL);
+      g_variant_get (active, "(&s&o)", &id, &path);
+      seat_set_active (read->seat, id, path);
+      read_session_uid (monitor, path);
     }
   g_debug ("%s: active session '%s'", read->seat->name, read->seat->active);
   if (read->seat->read_again)
@@ -220,10 +198,9 @@ read_active_session (SgSeatMonitor *monitor, SeatState *seat)
   read->seat = seat;
   read->generation = monitor->generation;
   seat->reading = TRUE;
-  g_dbus_connection_call (monitor->bus, LOGIND_NAME, seat->path, "org.freedesktop.DBus.Properties",
-                          "Get", g_variant_new ("(ss)", LOGIND_SEAT, "ActiveSession"),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS,
-                          monitor->cancellable, active_session_read, read);
+  sg_dbus_property_read (monitor->bus, LOGIND_NAME, seat->path, LOGIND_SEAT, "ActiveSession",
+                         G_VARIANT_TYPE ("(so)"), CALL_TIMEOUT_MS, monitor->cancellable,
+                         active_session_read, read);
 }
 
 /* One read of a seat's ActiveSession at a time, and one more after the last
@@ -293,9 +270,8 @@ on_seat_properties_changed (GDBusConnection *bus, const char *sender, const char
   g_autofree const char **invalidated = NULL;
   const char *id, *session_path;
 
-  if (seat == NULL || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (seat == NULL || !sg_dbus_properties_changed_parse (params, NULL, &changed, &invalidated))
     return;
-  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (g_variant_lookup (changed, "ActiveSession", "(&s&o)", &id, &session_path))
     {
       seat_set_active (seat, id, session_path);
@@ -323,9 +299,8 @@ on_session_properties_changed (GDBusConnection *bus, const char *sender, const c
   g_autofree const char **invalidated = NULL;
   gboolean active = TRUE;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+  if (!sg_dbus_properties_changed_parse (params, NULL, &changed, &invalidated))
     return;
-  g_variant_get (params, "(&s@a{sv}^a&s)", NULL, &changed, &invalidated);
   if (!(g_variant_lookup (changed, "Active", "b", &active)
             ? !active
             : g_strv_contains (invalidated, "Active")))

@@ -1,5 +1,6 @@
 /* A seat's VM told who may use its SPICE console, over its QMP socket
- * (vm-qmp.c). What QEMU 7.2 does that shapes this file:
+ * (vm-qmp.c) or through libvirt (vm-libvirt.c). What QEMU 7.2 does that
+ * shapes the QMP side:
  * - It serves one QMP client per socket: a second connection waits unseen
  *   until the first closes. So there is one connection, kept for the VM's
  *   events, and operations queue for it.
@@ -10,12 +11,18 @@
  *   set password"); one started with password-secret= takes it.
  * - A stopped VM (SIGSTOP, a stuck main loop) accepts the connection into
  *   the socket's backlog and never answers: only a timeout tells.
- * Every operation has SG_VM_CONSOLE_TIMEOUT_MS from the moment it starts,
- * connecting included; on a timeout the connection is dropped, since the
- * late reply of a stuck command could not be told from the next one's.
+ * Every operation has SG_VM_CONSOLE_TIMEOUT_MS from the moment it is asked,
+ * time queued behind an earlier one and connecting included: a grant waits
+ * one bound, not one per operation ahead of it. On a timeout of the running
+ * operation the QMP connection is dropped, since the late reply of a stuck
+ * command could not be told from the next one's; libvirt's worker thread
+ * runs on, in order, and its late answer is ignored.
  *
  * When the VM goes away (EOF), a monitor on the socket's folder sees the
  * next QEMU create its socket and the console connects again by itself.
+ * QEMU binds the socket (the file appears) a moment before it listens, so
+ * a connection refused right after the file appeared is tried again a few
+ * times, REFUSED_RETRY_MS apart.
  *
  * The ticket leaves this file only through new_ticket_finish: every copy
  * made here is wiped, and no message holds it. */
@@ -25,12 +32,19 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "sg-build-config.h"
 #include "sg-error.h"
 #include "vm-qmp.h"
+#if SG_HAVE_LIBVIRT
+#include "vm-libvirt.h"
+#endif
 
 /* 24 random bytes: 192 bits, 32 base64url characters (SPICE tickets must
  * be shorter than 60 bytes). */
 #define TICKET_BYTES 24
+
+#define REFUSED_RETRIES 5
+#define REFUSED_RETRY_MS 50
 
 typedef enum
 {
@@ -40,14 +54,14 @@ typedef enum
 
 typedef struct
 {
+  SgVmConsole *console;
   OpKind kind;
   guint64 serial;
   GTask *task;
   gboolean send_lock_keys;
   char *ticket; /* OP_TICKET: the ticket being set */
   guint step;
-  guint timeout_id;
-  gint64 started; /* monotonic µs, for messages */
+  guint timeout_id; /* from the moment it was asked */
 } Op;
 
 struct _SgVmConsole
@@ -59,6 +73,9 @@ struct _SgVmConsole
   gpointer user_data;
   char *description;
   char *basename;
+#if SG_HAVE_LIBVIRT
+  SgVmLibvirt *libvirt; /* LibvirtDomain=: the backend instead of qmp */
+#endif
 
   SgVmQmp *qmp;        /* NULL: no connection, none being made */
   gboolean connected;  /* qmp's handshake is done */
@@ -67,6 +84,8 @@ struct _SgVmConsole
   GQueue queue;        /* Op*: waiting, the first to run next */
   Op *current;
   GFileMonitor *monitor;
+  guint refused_left; /* retries of a socket just created that refused */
+  guint retry_id;
 };
 
 /* A callback's handle on the console: it keeps the struct alive and says
@@ -78,6 +97,9 @@ typedef struct
 } Call;
 
 static void run_step (SgVmConsole *console);
+#if SG_HAVE_LIBVIRT
+static void run_libvirt_step (SgVmConsole *console);
+#endif
 static void start_next (SgVmConsole *console);
 static void console_connect (SgVmConsole *console);
 
@@ -198,13 +220,25 @@ drop_connection (SgVmConsole *console)
   g_clear_pointer (&console->qmp, sg_vm_qmp_free);
 }
 
-/* Ends the current operation with @error (taken) or success, and starts
- * the next. */
-static void
-finish_current (SgVmConsole *console, GError *error)
+static gboolean
+uses_libvirt (SgVmConsole *console)
 {
-  Op *op = g_steal_pointer (&console->current);
+#if SG_HAVE_LIBVIRT
+  return console->libvirt != NULL;
+#else
+  return FALSE;
+#endif
+}
 
+/* Ends @op, the current operation or one still queued, with @error (taken)
+ * or success, and starts the next. */
+static void
+finish_op (SgVmConsole *console, Op *op, GError *error)
+{
+  if (op == console->current)
+    console->current = NULL;
+  else
+    g_queue_remove (&console->queue, op);
   g_clear_handle_id (&op->timeout_id, g_source_remove);
   console_ref (console);
   if (error != NULL)
@@ -220,28 +254,43 @@ finish_current (SgVmConsole *console, GError *error)
   console_unref (console);
 }
 
-static void G_GNUC_PRINTF (2, 3) fail_current (SgVmConsole *console, const char *format, ...)
+static void
+finish_current (SgVmConsole *console, GError *error)
+{
+  finish_op (console, console->current, error);
+}
+
+static void G_GNUC_PRINTF (3, 4) fail_op (SgVmConsole *console, Op *op, const char *format, ...)
 {
   va_list args;
   va_start (args, format);
   g_autofree char *what = g_strdup_vprintf (format, args);
   va_end (args);
 
-  finish_current (console, g_error_new (SG_ERROR, SG_ERROR_FAILED, "seat %s's VM (%s): %s",
-                                        console->seat->name, console->description, what));
+  finish_op (console, op,
+             g_error_new (SG_ERROR, SG_ERROR_FAILED, "seat %s's VM (%s): %s", console->seat->name,
+                          console->description, what));
 }
+
+#define fail_current(console, ...) fail_op ((console), (console)->current, __VA_ARGS__)
 
 static gboolean
 on_timeout (gpointer user_data)
 {
-  SgVmConsole *console = user_data;
+  Op *op = user_data;
+  SgVmConsole *console = op->console;
+  gboolean queued = op != console->current;
+  const char *hint
+      = uses_libvirt (console)
+            ? "is libvirtd running and answering, and the domain running (virsh domstate)?"
+            : "is the VM running and started as docs/vm-binding.md says (its own -qmp socket "
+              "for seatgate, nothing else connected to it)?";
 
-  console->current->timeout_id = 0;
-  drop_connection (console);
-  fail_current (console,
-                "no answer within %d ms: is the VM running and started as docs/vm-binding.md "
-                "says (its own -qmp socket for seatgate, nothing else connected to it)?",
-                SG_VM_CONSOLE_TIMEOUT_MS);
+  op->timeout_id = 0;
+  if (!queued && !uses_libvirt (console))
+    drop_connection (console);
+  fail_op (console, op, "no answer within %d ms%s: %s", SG_VM_CONSOLE_TIMEOUT_MS,
+           queued ? " (it waited behind an earlier operation the VM did not answer)" : "", hint);
   return G_SOURCE_REMOVE;
 }
 
@@ -261,8 +310,13 @@ start_next (SgVmConsole *console)
           continue;
         }
       console->current = op;
-      op->started = g_get_monotonic_time ();
-      op->timeout_id = g_timeout_add (SG_VM_CONSOLE_TIMEOUT_MS, on_timeout, console);
+#if SG_HAVE_LIBVIRT
+      if (console->libvirt != NULL)
+        {
+          run_libvirt_step (console);
+          continue;
+        }
+#endif
       if (console->connected)
         run_step (console);
       else
@@ -400,6 +454,24 @@ address_part_is_sane (const char *text, const char *allowed)
          && strspn (text, allowed) == strlen (text);
 }
 
+/* A client event of the VM, QMP's or libvirt's: the VM is not trusted with
+ * our log lines, so an address that is not plainly one is dropped. */
+static void
+report_client (SgVmConsole *console, SgVmClientEvent event, const char *host, const char *port)
+{
+  if (!address_part_is_sane (host, "0123456789abcdefABCDEF.:%")
+      || !address_part_is_sane (port, "0123456789"))
+    {
+      g_debug ("%s: a client %s without a usable address: ignored", console->description,
+               sg_vm_client_event_to_string (event));
+      return;
+    }
+  g_autofree char *address = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%s", host, port)
+                                                        : g_strdup_printf ("%s:%s", host, port);
+  if (console->events != NULL && console->events->client != NULL)
+    console->events->client (console, event, address, console->user_data);
+}
+
 static void
 on_qmp_event (SgVmQmp *qmp, const char *name, JsonObject *data, gpointer user_data)
 {
@@ -416,7 +488,7 @@ on_qmp_event (SgVmQmp *qmp, const char *name, JsonObject *data, gpointer user_da
     return;
 
   /* data.client is SpiceBasicInfo (SPICE_INITIALIZED: SpiceChannel):
-   * host and port as strings. The VM is not trusted with our log lines. */
+   * host and port as strings. */
   JsonObject *client = data != NULL && json_object_has_member (data, "client")
                                && JSON_NODE_HOLDS_OBJECT (json_object_get_member (data, "client"))
                            ? json_object_get_object_member (data, "client")
@@ -425,16 +497,7 @@ on_qmp_event (SgVmQmp *qmp, const char *name, JsonObject *data, gpointer user_da
       = client != NULL ? json_object_get_string_member_with_default (client, "host", NULL) : NULL;
   const char *port
       = client != NULL ? json_object_get_string_member_with_default (client, "port", NULL) : NULL;
-  if (!address_part_is_sane (host, "0123456789abcdefABCDEF.:%")
-      || !address_part_is_sane (port, "0123456789"))
-    {
-      g_debug ("%s: %s without a usable client address: ignored", console->description, name);
-      return;
-    }
-  g_autofree char *address = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%s", host, port)
-                                                        : g_strdup_printf ("%s:%s", host, port);
-  if (console->events != NULL && console->events->client != NULL)
-    console->events->client (console, event, address, console->user_data);
+  report_client (console, event, host, port);
 }
 
 static void
@@ -454,6 +517,16 @@ static const SgVmQmpEvents qmp_events = {
   .closed = on_qmp_closed,
 };
 
+static gboolean
+retry_connect (gpointer user_data)
+{
+  SgVmConsole *console = user_data;
+
+  console->retry_id = 0;
+  console_connect (console);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -472,6 +545,12 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
                       "cannot connect (%s): is the VM running and started as docs/vm-binding.md "
                       "says, with -qmp unix:%s,server=on,wait=off?",
                       error->message, console->seat->qmp_socket);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+               && console->refused_left > 0 && console->retry_id == 0)
+        {
+          console->refused_left--;
+          console->retry_id = g_timeout_add (REFUSED_RETRY_MS, retry_connect, console);
+        }
       else
         g_debug ("%s: %s; waiting for the VM to create its socket", console->description,
                  error->message);
@@ -494,6 +573,122 @@ console_connect (SgVmConsole *console)
   sg_vm_qmp_connect_async (console->qmp, on_connected, call_new (console, console->generation));
 }
 
+#if SG_HAVE_LIBVIRT
+/* sg_vm_libvirt_set_password_finish and _send_keys_finish are the same. */
+static void
+on_libvirt_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  SgVmConsole *console = call->console;
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+  Op *op = console->current;
+
+  /* A late answer (the op timed out, or the console is gone): libvirt's
+   * worker ran it in order, and a later operation has been asked since. */
+  if (console->freed || op == NULL || op->serial != call->which)
+    return;
+  if (!ok)
+    {
+      fail_current (console, "%s", error->message);
+      return;
+    }
+  op->step++;
+  run_libvirt_step (console);
+}
+
+static void
+run_libvirt_step (SgVmConsole *console)
+{
+  Op *op = console->current;
+  g_autoptr (GError) error = NULL;
+
+  switch (op->step)
+    {
+    case 0:
+      if (op->kind == OP_TICKET)
+        sg_vm_libvirt_set_password_async (console->libvirt, op->ticket, FALSE, on_libvirt_step_done,
+                                          call_new (console, op->serial));
+      else
+        {
+          /* As for QMP: a password nobody is told, expired, clients dropped. */
+          char *nobody = random_ticket (&error);
+          if (nobody == NULL)
+            {
+              fail_current (console, "%s", error->message);
+              return;
+            }
+          sg_vm_libvirt_set_password_async (console->libvirt, nobody, TRUE, on_libvirt_step_done,
+                                            call_new (console, op->serial));
+          sg_vm_console_ticket_free (nobody);
+        }
+      return;
+    case 1:
+      if (op->kind == OP_LOCK && op->send_lock_keys && console->seat->lock_keys != NULL)
+        {
+          sg_vm_libvirt_send_keys_async (console->libvirt,
+                                         (const char *const *) console->seat->lock_keys,
+                                         on_libvirt_step_done, call_new (console, op->serial));
+          return;
+        }
+      break;
+    default:
+      break;
+    }
+  finish_current (console, NULL);
+}
+
+static void
+on_libvirt_client (SgVmLibvirt *vm, SgVmClientEvent event, const char *host, const char *port,
+                   gpointer user_data)
+{
+  report_client (user_data, event, host, port);
+}
+
+static void
+on_libvirt_reachable (SgVmLibvirt *vm, gpointer user_data)
+{
+  SgVmConsole *console = user_data;
+
+  if (console->events != NULL && console->events->reachable != NULL)
+    console->events->reachable (console, console->user_data);
+}
+
+static const SgVmLibvirtEvents libvirt_events = {
+  .client = on_libvirt_client,
+  .reachable = on_libvirt_reachable,
+};
+
+static SgVmConsole *console_alloc (const SgSeatConfig *seat, const SgVmConsoleEvents *events,
+                                   gpointer user_data);
+
+static SgVmConsole *
+libvirt_console_new (const SgSeatConfig *seat, const SgVmConsoleEvents *events, gpointer user_data)
+{
+  SgVmConsole *console = console_alloc (seat, events, user_data);
+  const char *uri = sg_seat_config_libvirt_uri (seat);
+
+  console->description = g_strdup_printf ("libvirt domain %s at %s", seat->libvirt_domain, uri);
+  console->libvirt = sg_vm_libvirt_new (uri, seat->libvirt_domain, &libvirt_events, console);
+  sg_vm_libvirt_start (console->libvirt);
+  return console;
+}
+#endif
+
+static SgVmConsole *
+console_alloc (const SgSeatConfig *seat, const SgVmConsoleEvents *events, gpointer user_data)
+{
+  SgVmConsole *console = g_new0 (SgVmConsole, 1);
+
+  console->refs = 1;
+  console->seat = seat;
+  console->events = events;
+  console->user_data = user_data;
+  console->next_serial = 1;
+  g_queue_init (&console->queue);
+  return console;
+}
+
 static void
 on_folder_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
                    gpointer user_data)
@@ -508,7 +703,10 @@ on_folder_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonito
     return;
   g_autofree char *name = g_file_get_basename (created);
   if (g_strcmp0 (name, console->basename) == 0)
-    console_connect (console);
+    {
+      console->refused_left = REFUSED_RETRIES;
+      console_connect (console);
+    }
 }
 
 SgVmConsole *
@@ -517,6 +715,10 @@ sg_vm_console_new (const SgSeatConfig *seat, const SgVmConsoleEvents *events, gp
 {
   g_autoptr (GError) local_error = NULL;
 
+#if SG_HAVE_LIBVIRT
+  if (seat->libvirt_domain != NULL)
+    return libvirt_console_new (seat, events, user_data);
+#endif
   if (seat->qmp_socket == NULL)
     return NULL;
 
@@ -533,15 +735,9 @@ sg_vm_console_new (const SgSeatConfig *seat, const SgVmConsoleEvents *events, gp
       return NULL;
     }
 
-  SgVmConsole *console = g_new0 (SgVmConsole, 1);
-  console->refs = 1;
-  console->seat = seat;
-  console->events = events;
-  console->user_data = user_data;
+  SgVmConsole *console = console_alloc (seat, events, user_data);
   console->description = g_strdup_printf ("QMP socket %s", seat->qmp_socket);
   console->basename = g_file_get_basename (socket_file);
-  console->next_serial = 1;
-  g_queue_init (&console->queue);
   console->monitor = g_steal_pointer (&monitor);
   g_signal_connect (console->monitor, "changed", G_CALLBACK (on_folder_changed), console);
   console_connect (console);
@@ -559,7 +755,9 @@ enqueue (SgVmConsole *console, Op *op)
       op_free (op);
       return;
     }
+  op->console = console;
   op->serial = console->next_serial++;
+  op->timeout_id = g_timeout_add (SG_VM_CONSOLE_TIMEOUT_MS, on_timeout, op);
   g_queue_push_tail (&console->queue, op);
   start_next (console);
 }
@@ -627,9 +825,14 @@ sg_vm_console_free (SgVmConsole *console)
   if (console == NULL)
     return;
   console->freed = TRUE;
-  g_signal_handlers_disconnect_by_data (console->monitor, console);
+  if (console->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (console->monitor, console);
   g_clear_object (&console->monitor);
+  g_clear_handle_id (&console->retry_id, g_source_remove);
   drop_connection (console);
+#if SG_HAVE_LIBVIRT
+  g_clear_pointer (&console->libvirt, sg_vm_libvirt_free);
+#endif
 
   Op *current = g_steal_pointer (&console->current);
   if (current != NULL)

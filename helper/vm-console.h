@@ -2,12 +2,14 @@
  * password) for each grant, a lock on every revoke (a new password nobody is
  * told, the VM's own SPICE clients dropped, optionally a key combination
  * sent to the guest). Reached through the QEMU QMP socket of the seat's
- * QMPSocket= (vm-qmp.h); a seat without a VM binding has no SgVmConsole.
+ * QMPSocket= (vm-qmp.h) or through libvirt for LibvirtDomain= (vm-libvirt.h,
+ * in a build with libvirt); a seat without a VM binding has no SgVmConsole.
  *
- * Operations run one after another in the order they were asked for, on one
- * QMP connection kept open for the VM's events: a lock asked after a ticket
- * always lands after it. Each operation fails after a bounded time when the
- * VM does not answer (SG_VM_CONSOLE_TIMEOUT_MS). */
+ * Operations run one after another in the order they were asked for (on one
+ * QMP connection kept open for the VM's events, or on libvirt's worker
+ * thread): a lock asked after a ticket always lands after it. Each
+ * operation fails when the VM has not answered SG_VM_CONSOLE_TIMEOUT_MS
+ * after it was asked, time spent queued behind earlier ones included. */
 #pragma once
 
 #include <gio/gio.h>
@@ -18,14 +20,14 @@ G_BEGIN_DECLS
 
 typedef struct _SgVmConsole SgVmConsole;
 
-/* How long one operation may wait for the VM before it fails. */
+/* How long one operation may take, from its ask, before it fails. */
 #define SG_VM_CONSOLE_TIMEOUT_MS 3000
 
 typedef enum
 {
-  SG_VM_CLIENT_CONNECTED,    /* QMP SPICE_CONNECTED */
-  SG_VM_CLIENT_INITIALIZED,  /* QMP SPICE_INITIALIZED: the client passed the ticket */
-  SG_VM_CLIENT_DISCONNECTED, /* QMP SPICE_DISCONNECTED */
+  SG_VM_CLIENT_CONNECTED,    /* QMP SPICE_CONNECTED, libvirt graphics CONNECT */
+  SG_VM_CLIENT_INITIALIZED,  /* SPICE_INITIALIZED, INITIALIZE: the client passed the ticket */
+  SG_VM_CLIENT_DISCONNECTED, /* SPICE_DISCONNECTED, DISCONNECT */
 } SgVmClientEvent;
 
 /* "connected", "initialized", "disconnected": the ConsoleClient signal's words. */
@@ -36,9 +38,9 @@ typedef struct
   /* The VM reported a SPICE client; @address is "HOST:PORT" as the VM saw it. */
   void (*client) (SgVmConsole *console, SgVmClientEvent event, const char *address,
                   gpointer user_data);
-  /* A QMP connection was made while no operation was waiting for one (at
-   * start, or after the VM's socket came back: the VM may have restarted
-   * and holds the password it started with). */
+  /* The VM was reached while no operation was waiting for it (at start, or
+   * after the VM's socket came back, or libvirt said the domain started:
+   * the VM may have restarted and holds the password it started with). */
   void (*reachable) (SgVmConsole *console, gpointer user_data);
 } SgVmConsoleEvents;
 
@@ -70,7 +72,8 @@ gboolean sg_vm_console_lock_finish (SgVmConsole *console, GAsyncResult *result, 
 /* The seat this console serves. */
 const char *sg_vm_console_get_seat (SgVmConsole *console);
 
-/* The binding in words, for messages: "QMP socket /run/vm/seat0.qmp". */
+/* The binding in words, for messages: "QMP socket /run/vm/seat0.qmp",
+ * "libvirt domain win11 at qemu:///system". */
 const char *sg_vm_console_describe (SgVmConsole *console);
 
 /* Operations still waiting finish with G_IO_ERROR_CANCELLED, possibly

@@ -384,6 +384,14 @@ class Desktop:
         backend with the given extensions enabled. It reads logind from the
         lab's system bus (misc/loginManager.js). Returns once its top bar's
         window is mapped.'''
+        self.gnome_settings(extensions)
+        p = self.run('gnome-shell', ['gnome-shell', '--x11'])
+        self.wait_gnome_shell(p)
+        return p
+
+    def gnome_settings(self, extensions=()):
+        '''The person's GNOME settings and environment, for a shell started
+        here or by gnome-session.'''
         folder = os.path.join(self.home, '.config', 'glib-2.0', 'settings')
         os.makedirs(folder, exist_ok=True)
         listed = ', '.join(f"'{e}'" for e in extensions)
@@ -410,13 +418,16 @@ class Desktop:
         self.env.update({'GSETTINGS_BACKEND': 'keyfile', 'XDG_RUNTIME_DIR': run_dir,
                          'DBUS_SYSTEM_BUS_ADDRESS': self.desk.lab.bus_address,
                          'LIBGL_ALWAYS_SOFTWARE': '1'})
-        p = self.run('gnome-shell', ['gnome-shell', '--x11'])
         # The top bar is drawn by the compositor, not an X window of its own:
         # its status area, right of the clock and left of the system menu.
         # On the dark bar the antialiased white text has greys close to the
         # denied icon's, hence the narrow colour tolerance.
         self.bar_box = (480, 0, 270, 32)
         self.icon_tolerance = 8
+
+    def wait_gnome_shell(self, p):
+        '''Waits until the shell (p, or the session that started it, whose
+        output it shares) is up, and starts its notification service.'''
         wait_until(lambda: 'GNOME Shell started' in p.log() or not p.running(), 60,
                    what='gnome-shell to start')
         if not p.running():
@@ -429,7 +440,6 @@ class Desktop:
         self.run('gnome-shell-notifications', ['/usr/bin/gjs', GNOME_SHELL_NOTIFICATIONS])
         wait_until(lambda: self.desk.bus.client.name_owner('org.freedesktop.Notifications'), 30,
                    what='gnome-shell\'s notification service')
-        return p
 
     def mate_notification_daemon(self):
         p = self.run('mate-notification-daemon', [MATE_NOTIFICATION_DAEMON],

@@ -3,8 +3,8 @@
 #include "authority.h"
 #include "sg-gate1-generated.h"
 
-/* The polkit action each method needs, as DESIGN.md and the policy file
- * promise it. */
+/* The polkit action each method needs, as the interface XML and the policy
+ * file (polkit/io.github.seatgate.policy.in) promise it. */
 static const struct
 {
   const char *method;

@@ -2,6 +2,7 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "sg-build-config.h"
 #include "sg-config.h"
 #include "sg-error.h"
 #include "sg-qkeycode.h"
@@ -161,11 +162,32 @@ static const BadCase bad_cases[] = {
     "test.conf:4:", "'ctrl' is named twice" },
   { "[Seat seat0]\nPorts=5930\nQMPSocket=/run/a.qmp\nLockKeys=a+b+c+d+e+f+g+h+i\n",
     "test.conf:4:", "9 keys; a combination is at most 8" },
+#if SG_HAVE_LIBVIRT
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=win11\nQMPSocket=/run/a.qmp\n", "test.conf:3:",
+    "[Seat seat0] LibvirtDomain: the seat's VM is bound by QMPSocket= too (test.conf:4): a seat "
+    "has "
+    "one VM binding" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtURI=qemu:///system\n", "test.conf:3:",
+    "[Seat seat0] LibvirtURI: it says where the seat's libvirt domain is, and the seat has no "
+    "LibvirtDomain=" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=win\x01\n",
+    "test.conf:3:", "[Seat seat0] LibvirtDomain: the value holds a control character" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=w\nLibvirtURI=system\n", "test.conf:4:",
+    "[Seat seat0] LibvirtURI: 'system' is not a libvirt URI: write e.g. "
+    "LibvirtURI=qemu:///system" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=w\nLibvirtDomain=v\n",
+    "test.conf:4:", "LibvirtDomain is set twice" },
+  { "[Seat seat0]\nPorts=5930\nLibvirtDomain=win11\n[Seat seat1]\nPorts=5931\n"
+    "LibvirtDomain=win11\n",
+    "test.conf:6:",
+    "[Seat seat1] LibvirtDomain: win11 at qemu:///system is [Seat seat0]'s VM too (test.conf:3)" },
+#else
   { "[Seat seat0]\nPorts=5930\nLibvirtDomain=win11\n", "test.conf:3:",
-    "[Seat seat0] LibvirtDomain: this seatgate version has no libvirt binding yet: give the VM a "
-    "QMP socket of its own and set QMPSocket=" },
+    "[Seat seat0] LibvirtDomain: this seatgate build has no libvirt support (it was built "
+    "without libvirt-dev)" },
   { "[Seat seat0]\nPorts=5930\nLibvirtURI=qemu:///system\n",
-    "test.conf:3:", "[Seat seat0] LibvirtURI: this seatgate version has no libvirt binding yet" },
+    "test.conf:3:", "[Seat seat0] LibvirtURI: this seatgate build has no libvirt support" },
+#endif
   { "[Seat seat0]\nPorts=5930\n\xff\xfe\n", "test.conf:3:", "not UTF-8" },
 };
 
@@ -401,6 +423,39 @@ test_vm_binding (void)
   g_assert_cmpuint (s3->qmp_socket_origin.line, ==, 0);
 }
 
+#if SG_HAVE_LIBVIRT
+static void
+test_libvirt_binding (void)
+{
+  g_autoptr (SgConfig) config = load_ok ("[Seat seat0]\n"
+                                         "Ports=5930\n"
+                                         "LibvirtDomain=win11 seat0\n"
+                                         "LockKeys=meta_l+l\n"
+                                         "[Seat seat1]\n"
+                                         "Ports=5931\n"
+                                         "LibvirtDomain=win11 seat0\n"
+                                         "LibvirtURI=qemu+unix:///system?socket=/run/x/sock\n"
+                                         "[Seat seat2]\n"
+                                         "Ports=5932\n"
+                                         "LibvirtDomain=\n");
+  const SgSeatConfig *s0 = sg_config_find_seat (config, "seat0");
+  const SgSeatConfig *s1 = sg_config_find_seat (config, "seat1");
+  const SgSeatConfig *s2 = sg_config_find_seat (config, "seat2");
+
+  g_assert_cmpstr (s0->libvirt_domain, ==, "win11 seat0");
+  g_assert_cmpuint (s0->libvirt_domain_origin.line, ==, 3);
+  g_assert_null (s0->libvirt_uri);
+  g_assert_cmpstr (sg_seat_config_libvirt_uri (s0), ==, "qemu:///system");
+  g_assert_null (s0->qmp_socket);
+  g_assert_cmpuint (g_strv_length (s0->lock_keys), ==, 2);
+  /* The same name at another libvirt is another VM. */
+  g_assert_cmpstr (sg_seat_config_libvirt_uri (s1), ==, "qemu+unix:///system?socket=/run/x/sock");
+  g_assert_cmpuint (s1->libvirt_uri_origin.line, ==, 8);
+  g_assert_null (s2->libvirt_domain);
+  g_assert_cmpuint (s2->libvirt_domain_origin.line, ==, 11);
+}
+#endif
+
 static void
 test_qkeycodes_are_qemu_7_2s (void)
 {
@@ -610,6 +665,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/dropins/apply-in-byte-order-and-say-where-from",
                    test_dropins_apply_in_byte_order_and_say_where_from);
   g_test_add_func ("/config/vm-binding", test_vm_binding);
+#if SG_HAVE_LIBVIRT
+  g_test_add_func ("/config/libvirt-binding", test_libvirt_binding);
+#endif
   g_test_add_func ("/config/qkeycodes-are-qemu-7-2s", test_qkeycodes_are_qemu_7_2s);
   g_test_add_func ("/config/dropins/replace-the-vm-binding", test_dropin_replaces_the_vm_binding);
   g_test_add_func ("/config/dropins/unbinding-a-seat-with-lock-keys-fails",

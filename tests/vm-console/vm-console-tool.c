@@ -6,6 +6,7 @@
  *   ticket             -> {"op": "ticket", "ok": true, "ticket": T, "ms": N}
  *   lock | lock-keys   -> {"op": "lock", "ok": true, "ms": N} (lock-keys sends LockKeys=)
  *   ticket-lock        both queued at once: their results in order
+ *   lock-ticket        the same, the lock first
  *   free               frees the console with an op waiting, then quits
  *   quit
  *   failures           -> {"op": ..., "ok": false, "error": MESSAGE, "ms": N}
@@ -188,6 +189,11 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       sg_vm_console_new_ticket_async (tool->console, NULL, on_ticket, pending_new (tool, "ticket"));
       sg_vm_console_lock_async (tool->console, FALSE, NULL, on_lock, pending_new (tool, "lock"));
+    }
+  else if (g_str_equal (line, "lock-ticket"))
+    {
+      sg_vm_console_lock_async (tool->console, FALSE, NULL, on_lock, pending_new (tool, "lock"));
+      sg_vm_console_new_ticket_async (tool->console, NULL, on_ticket, pending_new (tool, "ticket"));
     }
   else if (g_str_equal (line, "free"))
     {
