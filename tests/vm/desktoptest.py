@@ -13,7 +13,8 @@ guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
 xfce4-panel shows the granted icon, and after the revoke the denied one in
 its place; the screenshots stay in --out as PNG. TAP on stdout, one subtest
 per check; exit 77 (0 under meson) with "1..0 # SKIP <reason>" when the
-machine cannot run it."""
+machine cannot run it. SEATGATE_VM_KEEP_DISK=1 keeps the guest's disk (its
+journal) after a run; SEATGATE_VM_DESKTOP_TIMEOUT (s) bounds QEMU's run."""
 import argparse
 import hashlib
 import json
@@ -331,8 +332,8 @@ def main():
         if os.path.exists(os.path.join(out_dir, left)):
             os.unlink(os.path.join(out_dir, left))
     events = vmtest.read_results(results)
-    if not killed:
-        os.unlink(img)
+    if not killed and not os.environ.get('SEATGATE_VM_KEEP_DISK'):
+        os.unlink(img)  # 4 GB sparse; kept after an overrun (or with SEATGATE_VM_KEEP_DISK=1) for a look
     plan = next((e['plan'] for e in events if 'plan' in e), None)
     info = {}
     for e in events:

@@ -174,7 +174,7 @@ def icon_cache(ctx):
 
 
 @check(f'{DM["name"]} logs alice in at boot (autologin) into {DM["desktop"]}: an active '
-       f'{" or ".join(DM["types"])} session on seat0', SESSION_WITHIN + 10)
+       f'{" or ".join(DM["types"])} session on seat0', SESSION_WITHIN + 30)
 def session_up(ctx):
     sid = ctx.inotify.wait(alice_graphical_session, SESSION_WITHIN)
     if sid is None:
@@ -323,6 +323,10 @@ def main():
             ok, detail, ev = (tuple(r) + ('',))[:3]
         except Exception as e:  # a check that cannot run fails, with why
             ok, detail, ev = False, f'{type(e).__name__}: {e}', traceback.format_exc()
+            try:
+                ev += '\n' + evidence()
+            except Exception:
+                pass
         finally:
             signal.alarm(0)
         ctx.results[fn.__name__] = bool(ok)
