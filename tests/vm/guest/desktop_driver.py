@@ -144,6 +144,8 @@ def alice_granted(status):
 
 def evidence(extra=''):
     parts = [f'$ loginctl list-sessions\n{sh("loginctl list-sessions --no-legend")[1]}',
+             '$ head /run/systemd/sessions/*\n'
+             + sh(f'grep -H "^\\(UID\\|TYPE\\|CLASS\\|SEAT\\|ACTIVE\\|SERVICE\\|STATE\\)=" {SESSIONS}/*')[1],
              f'$ seatgatectl status\n{sh("seatgatectl status")[1]}',
              f'$ journalctl -u seatgate\n{journal("seatgate", 20)}',
              f'$ journalctl -u {DM["unit"]}\n{journal(DM["unit"], 40)}',
