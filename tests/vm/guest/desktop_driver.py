@@ -201,13 +201,12 @@ def started_by_session(pid, chain, cgroup, env, sid):
         ok = cgroup.endswith(f'/session-{sid}.scope') and len(chain) > 1 and chain[1].startswith('xfce4-session[') \
             and env.get('XDG_SESSION_ID') == sid
         return ok, f'{" < ".join(chain)}; cgroup {cgroup}; XDG_SESSION_ID {env.get("XDG_SESSION_ID")} (session {sid})'
-    # gnome-session has systemd's xdg-autostart-generator make a unit of
-    # each entry, started in her user manager: the unit's SourcePath says
-    # which entry it came from.
+    # gnome-session launches each entry itself, into a scope of her user
+    # manager named after the entry's desktop file id
+    # (app-gnome-seatgate\x2dagent-PID.scope).
     unit = cgroup.rsplit('/', 1)[-1]
-    source = sh(f"systemctl --user -M alice@ show -p SourcePath --value '{unit}'")[1].strip()
-    ok = '/user@1001.service/' in cgroup and source == AUTOSTART
-    return ok, f'{" < ".join(chain)}; cgroup {cgroup}; unit {unit} from {source or "(no SourcePath)"}'
+    ok = '/user@1001.service/' in cgroup and re.fullmatch(r'app-gnome-seatgate\\x2dagent-\d+\.scope', unit) is not None
+    return ok, f'{" < ".join(chain)}; cgroup {cgroup}; scope {unit}'
 
 
 SHELL = {'xfce': 'xfce4-panel', 'gnome': 'gnome-shell'}[DESKTOP]
@@ -215,7 +214,7 @@ SHELL = {'xfce': 'xfce4-panel', 'gnome': 'gnome-shell'}[DESKTOP]
 
 @check(f'{DM["desktop"]}\'s session starts seatgate-agent from the package\'s {AUTOSTART} '
        + ('(xfce4-session, in alice\'s session scope with its XDG_SESSION_ID)' if DESKTOP == 'xfce' else
-          '(gnome-session: a unit of alice\'s user manager made from the entry)')
+          '(gnome-session: a scope of alice\'s user manager named after the entry)')
        + ', and alice is granted the port (Granted signal; seatgatectl status --json)', GRANT_WITHIN + 20)
 def agent_granted(ctx):
     if not getattr(ctx, 'sid', None):
