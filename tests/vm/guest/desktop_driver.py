@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import stat
 import sys
 import traceback
 
@@ -96,16 +97,21 @@ def session_file(sid):
     return fields
 
 
-def alice_graphical_session():
-    '''The id of alice's active graphical session on seat0, from logind's
-    own session files (they change as logind's state does: no polling).'''
+def session_ids():
+    '''The sessions logind has written files for: not its temporary files
+    (.#…, renamed over a session's when written) nor the sessions' FIFOs
+    (N.ref), whose open would block.'''
     try:
         names = os.listdir(SESSIONS)
     except FileNotFoundError:
-        return None
-    for sid in names:
-        if sid.startswith('.'):  # logind's temporary file (.#…), renamed over the session's when written
-            continue
+        return []
+    return sorted(n for n in names if not n.startswith('.') and stat.S_ISREG(os.lstat(f'{SESSIONS}/{n}').st_mode))
+
+
+def alice_graphical_session():
+    '''The id of alice's active graphical session on seat0, from logind's
+    own session files (they change as logind's state does: no polling).'''
+    for sid in session_ids():
         f = session_file(sid)
         if f.get('UID') == str(ALICE) and f.get('TYPE') in DM['types'] and f.get('SEAT') == 'seat0' \
                 and f.get('ACTIVE') == '1':
@@ -144,8 +150,10 @@ def alice_granted(status):
 
 def evidence(extra=''):
     parts = [f'$ loginctl list-sessions\n{sh("loginctl list-sessions --no-legend")[1]}',
-             '$ head /run/systemd/sessions/*\n'
-             + sh(f'grep -H "^\\(UID\\|TYPE\\|CLASS\\|SEAT\\|ACTIVE\\|SERVICE\\|STATE\\)=" {SESSIONS}/*')[1],
+             f'$ logind\'s session files ({SESSIONS})\n' + '\n'.join(
+                 f'{sid}: ' + ' '.join(f'{k}={v}' for k, v in session_file(sid).items()
+                                       if k in ('UID', 'TYPE', 'CLASS', 'SEAT', 'ACTIVE', 'SERVICE', 'STATE'))
+                 for sid in session_ids()),
              f'$ seatgatectl status\n{sh("seatgatectl status")[1]}',
              f'$ journalctl -u seatgate\n{journal("seatgate", 20)}',
              f'$ journalctl -u {DM["unit"]}\n{journal(DM["unit"], 40)}',
