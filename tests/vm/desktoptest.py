@@ -5,8 +5,9 @@ A Debian 13 guest (the VM suite's machine, vmtest.py, plus the desktop's
 package list, made an autologin machine by its desktop/setup-* script;
 cached like the suite's images) boots with a display (QEMU -vga std); the
 display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
-into GNOME with the AppIndicator extension, tried by hand, not a meson
-test), the session starts seatgate-agent from the package's XDG autostart
+into GNOME 48 on Wayland with the AppIndicator extension, a trial by hand,
+not a meson test: under TCG the agent is started and granted, then GNOME
+Shell dies of SIGSEGV before its tray shows, and GDM aborts), the session starts seatgate-agent from the package's XDG autostart
 entry, and guest/desktop_driver.py checks her session, the agent and her
 grant, then revokes it. What is on the real screen is this side's to see: on the
 guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
