@@ -206,11 +206,15 @@ def deb_field(path, field):
                           check=True).stdout.strip()
 
 
-def stage(base, run_dir, debs, log):
-    '''A copy of the image with seatgate installed and the driver in place;
-    returns (root, kernel, initrd).'''
+DRIVER_UNITS = ('sg-vmtest.service', 'sg-vmtest-modules.service')
+
+
+def stage(base, run_dir, debs, log, units=DRIVER_UNITS, driver='driver'):
+    '''A copy of the image with seatgate installed and the driver in place
+    (guest/DRIVER.py, started by the units, from guest/); returns (root,
+    kernel, initrd).'''
     # A driver that cannot even be imported would cost a whole boot to find.
-    run(['/usr/bin/python3', '-B', '-c', 'import sys; sys.path.insert(0, sys.argv[1]); import driver',
+    run(['/usr/bin/python3', '-B', '-c', f'import sys; sys.path.insert(0, sys.argv[1]); import {driver}',
          os.path.join(HERE, 'guest')], 30, log)
     root = os.path.join(run_dir, 'root')
     shutil.rmtree(root, ignore_errors=True)
@@ -230,10 +234,10 @@ def stage(base, run_dir, debs, log):
     shutil.copy(os.path.join(PACKAGING, 'vm-package-scenario'), lib)
     if os.path.isdir(os.path.join(debs['current'], 'debian-tests')):
         shutil.copytree(os.path.join(debs['current'], 'debian-tests'), os.path.join(lib, 'debian-tests'))
-    units = os.path.join(root, 'etc', 'systemd', 'system')
-    for unit in ('sg-vmtest.service', 'sg-vmtest-modules.service'):
-        shutil.copy(os.path.join(HERE, 'guest', unit), units)
-        wants = os.path.join(units, 'multi-user.target.wants')
+    unit_dir = os.path.join(root, 'etc', 'systemd', 'system')
+    for unit in units:
+        shutil.copy(os.path.join(HERE, 'guest', unit), unit_dir)
+        wants = os.path.join(unit_dir, 'multi-user.target.wants')
         os.makedirs(wants, exist_ok=True)
         link = os.path.join(wants, unit)
         if not os.path.lexists(link):
@@ -262,10 +266,11 @@ KERNEL_TROUBLE = re.compile(r'\] (BUG: |Oops|WARNING: CPU|watchdog: BUG|INFO: ta
 TROUBLE_GRACE = int(os.environ.get('SEATGATE_VM_TROUBLE_GRACE', '90'))
 
 
-def boot(run_dir, kernel, initrd, img, accel):
+def boot(run_dir, kernel, initrd, img, accel, extra=()):
     '''Runs the guest until it powers off, QEMU_TIMEOUT passes, or
     TROUBLE_GRACE after its kernel reports trouble. The console (first serial
-    port, QEMU's stdout) is copied to console.log line by line as it comes.'''
+    port, QEMU's stdout) is copied to console.log line by line as it comes.
+    extra: more QEMU arguments (the desktop test's QMP and control port).'''
     console = os.path.join(run_dir, 'console.log')
     results = os.path.join(run_dir, 'results.jsonl')
     qemu_log = os.path.join(run_dir, 'qemu.log')
@@ -278,7 +283,7 @@ def boot(run_dir, kernel, initrd, img, accel):
            '-append', 'root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1',
            '-drive', f'file={img},if=virtio,format=raw',
            '-nic', 'none', '-display', 'none', '-vga', 'std', '-monitor', 'none',
-           '-serial', 'stdio', '-serial', f'file:{results}', '-no-reboot']
+           '-serial', 'stdio', '-serial', f'file:{results}', '-no-reboot', *extra]
     t0 = time.monotonic()
     stopped = {}
 
