@@ -35,6 +35,9 @@ def ctl(*args):
     # No system bus: the binding's part of the output does not need one.
     env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
            'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=/nonexistent/bus'}
+    # A sanitizer run's options (tests/run), its leak suppressions included.
+    env.update({k: v for k, v in os.environ.items()
+                if k in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS')})
     return subprocess.run([SEATGATECTL, *args], capture_output=True, text=True, timeout=30,
                           env=env, cwd='/')
 

@@ -52,6 +52,11 @@ GRANTED_RGB, GRANTED_TOL = (0x2e, 0x9e, 0x4f), 24
 DENIED_RGB, DENIED_TOL = (0x6b, 0x75, 0x80), 8
 MIN_PIXELS = 20    # a 16 px icon's screen is 12x9 px, less its white mark
 MAX_ICON = 64      # px: the colour must be one icon, not a stretch of screen
+# Where the tray is: Xfce's default top panel (panel-1, 26 px high at
+# 1280x800). Notifications are drawn below it, and one with the granted
+# icon comes first when the agent is granted before the panel's tray is up
+# (seen under a loaded TCG): it must not count as the icon in the tray.
+TOP_PANEL = (0, 0, 10 ** 6, 48)
 EVERY = 0.5        # s between screendumps: nothing signals "drawn"
 
 
@@ -204,12 +209,12 @@ class Screen(threading.Thread):
                     dark, _ = screen.find_colour(image, (0, 0, 0), 16)
                     if image.width * image.height - dark >= image.width * image.height // 100:
                         drawn.append(time.monotonic())
-                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL)
+                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)
                 icon = box is not None and box[2] - box[0] <= MAX_ICON and box[3] - box[1] <= MAX_ICON
                 return n >= MIN_PIXELS and icon, f'{n} green px in {box} of {image.width}x{image.height}'
             ok, detail, image, took, at = self.watch(timeout, seen, 'screen-granted-first.png')
             if ok:
-                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL)[1]
+                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)[1]
             path = self.keep(image, 'screen-granted.png' if ok else 'screen-granted-missing.png')
             measured = {'host_grant_asked_to_icon_on_screen_s': round(took, 2)}
             if drawn:  # at the first screendump already, if it was up before the guest asked
