@@ -53,10 +53,16 @@ DENIED_RGB, DENIED_TOL = (0x6b, 0x75, 0x80), 8
 MIN_PIXELS = 20    # a 16 px icon's screen is 12x9 px, less its white mark
 MAX_ICON = 64      # px: the colour must be one icon, not a stretch of screen
 # Where the tray is: Xfce's default top panel (panel-1, 26 px high at
-# 1280x800). Notifications are drawn below it, and one with the granted
-# icon comes first when the agent is granted before the panel's tray is up
-# (seen under a loaded TCG): it must not count as the icon in the tray.
-TOP_PANEL = (0, 0, 10 ** 6, 48)
+# 1280x800; the icon in rows 2-24). A notification with the granted icon
+# comes first when the agent is granted before the panel's tray is up (seen
+# under a loaded TCG: xfce4-notifyd's popup 16-43 px from the top, its icon
+# from row 33 down): it must not count as the icon in the tray, so only an
+# icon wholly within these rows does.
+TOP_PANEL = (0, 0, 10 ** 6, 30)
+
+
+def in_top_panel(box):
+    return box is not None and box[1] >= TOP_PANEL[1] and box[3] < TOP_PANEL[3] - 1
 EVERY = 0.5        # s between screendumps: nothing signals "drawn"
 
 
@@ -210,7 +216,7 @@ class Screen(threading.Thread):
                     if image.width * image.height - dark >= image.width * image.height // 100:
                         drawn.append(time.monotonic())
                 n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)
-                icon = box is not None and box[2] - box[0] <= MAX_ICON and box[3] - box[1] <= MAX_ICON
+                icon = in_top_panel(box) and box[2] - box[0] <= MAX_ICON
                 return n >= MIN_PIXELS and icon, f'{n} green px in {box} of {image.width}x{image.height}'
             ok, detail, image, took, at = self.watch(timeout, seen, 'screen-granted-first.png')
             if ok:
