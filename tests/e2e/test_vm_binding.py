@@ -15,7 +15,8 @@ import time
 import pytest
 
 from e2e_lab import VM, HeldLink, spice_link
-from seatgate_lab import (ALWAYS_UID, CONSOLE_UID, ERR_FAILED, ERR_NOT_SEAT_OWNER, INACTIVE_SESSION,
+from seatgate_lab import (console_ticket, helper_logs,
+                          ALWAYS_UID, CONSOLE_UID, ERR_FAILED, ERR_NOT_SEAT_OWNER, INACTIVE_SESSION,
                           INACTIVE_UID, REMOTE_UID, wait_until)
 
 HOST = '127.0.0.1'
@@ -39,27 +40,12 @@ def start_bound_helper(lab, vm, always_allow=()):
     return lab.start_helper()
 
 
-def ticket_of(actor):
-    reply = actor.call('OpenConsole')
-    assert reply.ok, reply
-    assert reply.value['uri'] == 'spice://127.0.0.1:5930'
-    return reply.value['password']
-
-
-def helper_logs(lab):
-    text = ''
-    for path in glob.glob(os.path.join(lab.dir, 'helper-*.log')):
-        with open(path, encoding='utf-8', errors='replace') as f:
-            text += f.read()
-    return text
-
-
 def test_the_holder_alone_learns_a_fresh_ticket_and_only_that_ticket_opens_the_vm(lab, qvm):
     start_bound_helper(lab, qvm)
     alice = lab.actor(CONSOLE_UID)
     asked = time.monotonic()
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     assert spice_link(lab, CONSOLE_UID, HOST, password=ticket)['result'] == 'linked'
     print(f'Grant() asked to a linked SPICE session with the ticket: '
           f'{(time.monotonic() - asked) * 1000:.0f} ms')
@@ -75,13 +61,13 @@ def test_a_second_connection_of_the_holder_shares_the_ticket_and_a_new_grant_get
     start_bound_helper(lab, qvm)
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    first = ticket_of(alice)
+    first = console_ticket(alice)
     ctl = lab.actor(CONSOLE_UID)
     assert ctl.grant().ok
-    assert ticket_of(ctl) == first, 'a second holder of the same grant must not void the first'
+    assert console_ticket(ctl) == first, 'a second holder of the same grant must not void the first'
     assert alice.release().ok and ctl.release().ok
     assert alice.grant().ok
-    second = ticket_of(alice)
+    second = console_ticket(alice)
     assert second != first
     assert spice_link(lab, CONSOLE_UID, HOST, password=first)['result'] == WRONG_TICKET
     assert spice_link(lab, CONSOLE_UID, HOST, password=second)['result'] == 'linked'
@@ -93,7 +79,7 @@ def test_a_seat_switch_makes_the_vm_drop_its_client_and_void_the_ticket(lab, qvm
     start_bound_helper(lab, qvm, always_allow=(ALWAYS_UID,))
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     mark = lab.gate.mark()
     held = HeldLink(lab, ALWAYS_UID, HOST, password=ticket)
     assert held.linked, held.first
@@ -116,14 +102,14 @@ def test_a_seat_switch_makes_the_vm_drop_its_client_and_void_the_ticket(lab, qvm
     # the new owner gets a ticket of her own
     carol = lab.actor(INACTIVE_UID)
     assert carol.grant().ok
-    assert ticket_of(carol) != ticket
+    assert console_ticket(carol) != ticket
 
 
 def test_the_ticket_is_in_no_log_and_on_no_command_line(lab, qvm):
     start_bound_helper(lab, qvm)
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     assert spice_link(lab, CONSOLE_UID, HOST, password=ticket)['result'] == 'linked'
     assert ticket not in helper_logs(lab)
     for path in glob.glob('/proc/[0-9]*/cmdline'):
@@ -160,14 +146,14 @@ def test_a_stopped_vm_refuses_the_grant_within_the_bound(lab, qvm):
     # the VM answers again: the next grant works
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    assert spice_link(lab, CONSOLE_UID, HOST, password=ticket_of(alice))['result'] == 'linked'
+    assert spice_link(lab, CONSOLE_UID, HOST, password=console_ticket(alice))['result'] == 'linked'
 
 
 def test_the_helper_leaves_the_vm_locked_when_it_stops(lab, qvm):
     helper = start_bound_helper(lab, qvm, always_allow=(ALWAYS_UID,))
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     held = HeldLink(lab, ALWAYS_UID, HOST, password=ticket)
     assert held.linked, held.first
     helper.stop()
@@ -181,7 +167,7 @@ def test_seatgatectl_monitor_shows_the_vms_clients_with_who_held_the_seat(lab, q
     start_bound_helper(lab, qvm)
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     mon = ctl.spawn(lab, ['monitor'])
     monj = ctl.spawn(lab, ['monitor', '--json'])
     try:

@@ -105,6 +105,24 @@ class HelperDied(LabError):
     pass
 
 
+def console_ticket(actor):
+    '''The SPICE ticket OpenConsole gives actor (who holds the grant) for
+    seat0's VM at 127.0.0.1:5930.'''
+    reply = actor.call('OpenConsole')
+    assert reply.ok, reply
+    assert reply.value['uri'] == 'spice://127.0.0.1:5930'
+    return reply.value['password']
+
+
+def helper_logs(lab):
+    '''Everything every helper of the lab has logged.'''
+    text = ''
+    for path in glob.glob(os.path.join(lab.dir, 'helper-*.log')):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            text += f.read()
+    return text
+
+
 def wait_until(pred, timeout=3.0, interval=0.01, what='condition'):
     '''Polls pred() until it is true; returns its value or raises LabError.'''
     deadline = time.monotonic() + timeout

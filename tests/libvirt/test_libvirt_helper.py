@@ -7,7 +7,6 @@ ConsoleClient signals with the uid that held the grant; a libvirtd that is
 gone or stopped refuses the grant, and the port stays closed.'''
 
 import glob
-import os
 import signal
 import time
 
@@ -15,7 +14,8 @@ import pytest
 
 from e2e_lab import HeldLink, spice_link
 from libvirt_lab import DOMAIN, Libvirtd
-from seatgate_lab import (ALWAYS_UID, CONSOLE_UID, ERR_FAILED, ERR_NOT_SEAT_OWNER,
+from seatgate_lab import (console_ticket, helper_logs,
+                          ALWAYS_UID, CONSOLE_UID, ERR_FAILED, ERR_NOT_SEAT_OWNER,
                           INACTIVE_SESSION, INACTIVE_UID, REMOTE_UID, wait_until)
 
 HOST = '127.0.0.1'
@@ -38,27 +38,12 @@ def start_bound_helper(lab, daemon, always_allow=()):
     return lab.start_helper()
 
 
-def ticket_of(actor):
-    reply = actor.call('OpenConsole')
-    assert reply.ok, reply
-    assert reply.value['uri'] == 'spice://127.0.0.1:5930'
-    return reply.value['password']
-
-
-def helper_logs(lab):
-    text = ''
-    for path in glob.glob(os.path.join(lab.dir, 'helper-*.log')):
-        with open(path, encoding='utf-8', errors='replace') as f:
-            text += f.read()
-    return text
-
-
 def test_the_holder_alone_learns_a_ticket_that_opens_the_domain(lab, daemon):
     start_bound_helper(lab, daemon)
     alice = lab.actor(CONSOLE_UID)
     asked = time.monotonic()
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     assert spice_link(lab, CONSOLE_UID, HOST, password=ticket)['result'] == 'linked'
     print(f'Grant() through libvirt to a linked SPICE session: '
           f'{(time.monotonic() - asked) * 1000:.0f} ms')
@@ -72,10 +57,10 @@ def test_a_new_grant_gets_a_new_ticket_and_the_old_one_is_void(lab, daemon):
     start_bound_helper(lab, daemon)
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    first = ticket_of(alice)
+    first = console_ticket(alice)
     assert alice.release().ok
     assert alice.grant().ok
-    second = ticket_of(alice)
+    second = console_ticket(alice)
     assert second != first
     assert spice_link(lab, CONSOLE_UID, HOST, password=first)['result'] == WRONG_TICKET
     assert spice_link(lab, CONSOLE_UID, HOST, password=second)['result'] == 'linked'
@@ -87,7 +72,7 @@ def test_a_seat_switch_makes_the_domain_drop_its_client_and_void_the_ticket(lab,
     start_bound_helper(lab, daemon, always_allow=(ALWAYS_UID,))
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     mark = lab.gate.mark()
     held = HeldLink(lab, ALWAYS_UID, HOST, password=ticket)
     assert held.linked, held.first
@@ -112,14 +97,14 @@ def test_a_seat_switch_makes_the_domain_drop_its_client_and_void_the_ticket(lab,
 
     carol = lab.actor(INACTIVE_UID)
     assert carol.grant().ok
-    assert ticket_of(carol) != ticket
+    assert console_ticket(carol) != ticket
 
 
 def test_the_ticket_is_in_no_log_and_on_no_command_line(lab, daemon):
     start_bound_helper(lab, daemon)
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     assert spice_link(lab, CONSOLE_UID, HOST, password=ticket)['result'] == 'linked'
     assert ticket not in helper_logs(lab)
     assert ticket not in daemon.log()
@@ -148,7 +133,7 @@ def test_libvirtd_gone_refuses_the_grant_naming_the_uri_and_domain(lab, daemon):
     daemon.start()
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    assert spice_link(lab, CONSOLE_UID, HOST, password=ticket_of(alice))['result'] == 'linked'
+    assert spice_link(lab, CONSOLE_UID, HOST, password=console_ticket(alice))['result'] == 'linked'
 
 
 def test_a_stopped_libvirtd_refuses_the_grant_within_one_bound(lab, daemon):
@@ -168,14 +153,14 @@ def test_a_stopped_libvirtd_refuses_the_grant_within_one_bound(lab, daemon):
     assert spice_link(lab, CONSOLE_UID, HOST)['result'] == 'refused'
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    assert spice_link(lab, CONSOLE_UID, HOST, password=ticket_of(alice))['result'] == 'linked'
+    assert spice_link(lab, CONSOLE_UID, HOST, password=console_ticket(alice))['result'] == 'linked'
 
 
 def test_the_helper_leaves_the_domain_locked_when_it_stops(lab, daemon):
     helper = start_bound_helper(lab, daemon, always_allow=(ALWAYS_UID,))
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     held = HeldLink(lab, ALWAYS_UID, HOST, password=ticket)
     assert held.linked, held.first
     helper.stop()
@@ -190,7 +175,7 @@ def test_a_helper_that_starts_locks_the_domain_a_killed_one_left_open(lab, daemo
     helper = start_bound_helper(lab, daemon, always_allow=(ALWAYS_UID,))
     alice = lab.actor(CONSOLE_UID)
     assert alice.grant().ok
-    ticket = ticket_of(alice)
+    ticket = console_ticket(alice)
     assert spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result'] == 'linked'
     helper.stop(sig=signal.SIGKILL)
     lab.start_helper()
