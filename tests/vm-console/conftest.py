@@ -54,8 +54,8 @@ def config_for(qmp_path, lock_keys='meta_l+l'):
 def make_console(folder, qmp_path, request):
     tools = []
 
-    def make(wait_reachable=True, lock_keys='meta_l+l'):
-        tool = Tool(folder, config_for(qmp_path, lock_keys))
+    def make(wait_reachable=True, lock_keys='meta_l+l', path=qmp_path):
+        tool = Tool(folder, config_for(path, lock_keys))
         tools.append(tool)
         if wait_reachable:
             tool.event('reachable')

@@ -3,11 +3,12 @@ ticket the console sets is the only one that opens the SPICE console, a
 lock drops the VM's clients and voids the ticket, and a VM that is stopped,
 gone or started wrongly gives a clear error.'''
 
+import os
 import secrets
 import signal
 import time
 
-from vmc_lab import Qemu, all_cmdlines, link, readline_within, spice_link_process
+from vmc_lab import EarlyEventRelay, Qemu, all_cmdlines, link, readline_within, spice_link_process
 
 
 def test_the_ticket_the_console_set_opens_spice(console):
@@ -178,6 +179,20 @@ def test_the_console_reaches_a_vm_started_after_it(folder, qmp_path, make_consol
         assert tool.op('lock')['ok']
     finally:
         vm.kill()
+
+
+def test_an_event_before_the_greeting_is_passed_over(vm, folder, make_console):
+    relay = EarlyEventRelay(os.path.join(folder, 'relay.qmp'), vm.qmp_path)
+    try:
+        tool = make_console(path=relay.path)
+        t = tool.op('ticket')
+        assert t['ok'], t
+        assert relay.clients == 1
+        res = link(t['ticket'])
+        assert res.linked, res
+        res.sock.close()
+    finally:
+        relay.close()
 
 
 def test_a_vm_with_disable_ticketing_is_a_clear_error(folder, qmp_path, make_console):

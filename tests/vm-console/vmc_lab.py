@@ -173,6 +173,65 @@ class Tool:
                 self.proc.wait(5)
 
 
+class EarlyEventRelay:
+    '''A unix socket in front of a real QEMU's QMP socket that hands each
+    client one event line before QEMU's greeting, then relays both ways.
+
+    Real QEMU does this to a client that connects while it starts (seen in
+    CI with 7.2: a RESUME line first): monitor_qapi_event_emit (monitor/
+    monitor.c) sends events to every QMP monitor not in capabilities mode,
+    and monitor_qmp_event (monitor/qmp.c) puts a monitor in it only on
+    CHR_EVENT_OPENED. The window is too short to hit on purpose, so this
+    relay opens it every time; the line is QEMU's own format.'''
+
+    EVENT = b'{"timestamp": {"seconds": 1796417916, "microseconds": 926439}, "event": "RESUME"}\r\n'
+
+    def __init__(self, path, qemu_path):
+        self.path, self.qemu_path = path, qemu_path
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(4)
+        self.clients = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            try:
+                upstream.connect(self.qemu_path)
+            except OSError:
+                client.close()
+                upstream.close()
+                continue
+            self.clients += 1
+            client.sendall(self.EVENT)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
 def link(password, timeout=3.0):
     '''A SPICE link to the VM with @password (str): the LinkResult.'''
     return spice_link.link('127.0.0.1', SPICE_PORT, timeout, password.encode())
@@ -211,5 +270,5 @@ def all_cmdlines():
     return out
 
 
-__all__ = ['Qemu', 'Tool', 'LabError', 'link', 'spice_link_process', 'readline_within',
+__all__ = ['Qemu', 'Tool', 'EarlyEventRelay', 'LabError', 'link', 'spice_link_process', 'readline_within',
            'all_cmdlines', 'wait_until', 'SPICE_PORT']
