@@ -6,6 +6,14 @@
  *   Keepalive (virConnectSetKeepAlive) ends a connection to a daemon that
  *   stopped answering, which unblocks the worker; the close callback marks
  *   the connection dead so the next call opens a new one.
+ * - A daemon that is gone (stopped, restarting without socket activation,
+ *   not yet started at boot) refuses connections: a monitor on the folder
+ *   of the socket libvirt's client uses (vm-libvirt-socket.c) sees the next
+ *   daemon create it, and the binding connects again by itself, so events
+ *   and the lock of a first connection do not wait for the next grant. The
+ *   daemon binds its socket (the file appears) a moment before it listens:
+ *   a failed try after the file appeared is repeated a few times,
+ *   RETRY_MS apart.
  * - Keepalive and events need libvirt's event loop: the default impl,
  *   registered once per process before the first virConnectOpen, run by a
  *   thread of its own. Events go to the main context with
@@ -35,11 +43,15 @@
 
 #include "sg-error.h"
 #include "vm-libvirt-keys.h"
+#include "vm-libvirt-socket.h"
 
 /* libvirt's keepalive: a probe each second, the connection closed after 2
  * unanswered ones; within SG_VM_CONSOLE_TIMEOUT_MS. */
 #define KEEPALIVE_INTERVAL_S 1
 #define KEEPALIVE_COUNT 2
+
+#define RETRIES 5
+#define RETRY_MS 50
 
 /* Stands in for the password in the XML libxml2 builds. */
 #define PLACEHOLDER "@SEATGATE-PASSWORD@"
@@ -55,6 +67,7 @@ typedef struct
   virConnectPtr conn;
   int graphics_id;
   int lifecycle_id;
+  gboolean ever_connected;
   /* Set by the close callback (event thread), read by the worker. */
   gint dead;
 } Shared;
@@ -65,6 +78,11 @@ struct _SgVmLibvirt
   const SgVmLibvirtEvents *events;
   gpointer user_data;
   GThreadPool *worker;
+  /* NULL for a URI without a local socket, or its folder missing. */
+  GFileMonitor *socket_watch;
+  GStrv socket_names;
+  guint retries_left;
+  guint retry_id;
 };
 
 typedef enum
@@ -170,7 +188,8 @@ typedef enum
 {
   DELIVER_CLIENT,
   DELIVER_REACHABLE,
-  DELIVER_CLOSED, /* the connection ended under us */
+  DELIVER_CLOSED,      /* the connection ended under us */
+  DELIVER_UNREACHABLE, /* a connection asked by nobody failed */
 } DeliveryKind;
 
 typedef struct
@@ -192,6 +211,24 @@ delivery_free (gpointer data)
   g_free (d);
 }
 
+static void
+push_reconnect (SgVmLibvirt *vm)
+{
+  Job *job = g_new0 (Job, 1);
+  job->kind = JOB_RECONNECT;
+  g_thread_pool_push (vm->worker, job, NULL);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  SgVmLibvirt *vm = data;
+
+  vm->retry_id = 0;
+  push_reconnect (vm);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 deliver (gpointer data)
 {
@@ -200,16 +237,22 @@ deliver (gpointer data)
 
   if (vm == NULL)
     return G_SOURCE_REMOVE;
-  if (d->kind == DELIVER_CLOSED)
+  if (d->kind == DELIVER_UNREACHABLE)
+    {
+      if (vm->retries_left > 0 && vm->retry_id == 0)
+        {
+          vm->retries_left--;
+          vm->retry_id = g_timeout_add (RETRY_MS, on_retry, vm);
+        }
+    }
+  else if (d->kind == DELIVER_CLOSED)
     {
       /* Without a connection no graphics events arrive: open the next one
        * now rather than at the next grant. It waits for a daemon that is
        * stopped, and fails at once for one that is gone (then the next
        * operation tries again). */
-      Job *job = g_new0 (Job, 1);
       g_debug ("libvirt %s: the connection ended; connecting again", d->shared->uri);
-      job->kind = JOB_RECONNECT;
-      g_thread_pool_push (vm->worker, job, NULL);
+      push_reconnect (vm);
     }
   else if (vm->events == NULL)
     ;
@@ -366,6 +409,7 @@ ensure_connection (Shared *shared, gboolean *opened, GError **error)
                  shared->uri, virGetLastErrorMessage ());
     }
   *opened = TRUE;
+  shared->ever_connected = TRUE;
   return TRUE;
 }
 
@@ -520,6 +564,14 @@ send_keys (Shared *shared, GArray *keys, GError **error)
 }
 
 static void
+post_unreachable (Shared *shared)
+{
+  Delivery *d = g_new0 (Delivery, 1);
+  d->kind = DELIVER_UNREACHABLE;
+  post (shared, d);
+}
+
+static void
 run_job (gpointer data, gpointer user_data)
 {
   Job *job = data;
@@ -528,11 +580,16 @@ run_job (gpointer data, gpointer user_data)
   gboolean opened = FALSE;
   gboolean ok = FALSE;
 
+  /* Until a first connection, any connection is the first. */
+  if (job->kind == JOB_RECONNECT && !shared->ever_connected)
+    job->kind = JOB_CONNECT;
   switch (job->kind)
     {
     case JOB_CONNECT:
       /* The first connection: "reachable" once the domain runs. */
-      if (ensure_connection (shared, &opened, &error))
+      if (!ensure_connection (shared, &opened, &error))
+        post_unreachable (shared);
+      else
         {
           virDomainPtr dom = running_domain (shared, &error);
           if (dom != NULL)
@@ -550,7 +607,10 @@ run_job (gpointer data, gpointer user_data)
       /* Not "reachable": the domain ran on without libvirtd, holding the
        * password it last had. */
       if (!ensure_connection (shared, &opened, &error))
-        g_debug ("libvirt %s: reconnecting: %s", shared->uri, error->message);
+        {
+          g_debug ("libvirt %s: reconnecting: %s", shared->uri, error->message);
+          post_unreachable (shared);
+        }
       break;
     case JOB_PASSWORD:
       ok = set_password (shared, job->password, job->lock, &error);
@@ -573,6 +633,61 @@ run_job (gpointer data, gpointer user_data)
 
 /* --- the main-context side ------------------------------------------- */
 
+static void
+on_socket_folder_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                          gpointer user_data)
+{
+  SgVmLibvirt *vm = user_data;
+  GFile *changed = event == G_FILE_MONITOR_EVENT_RENAMED ? other
+                   : event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN
+                           || event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED
+                       ? file
+                       : NULL;
+
+  if (changed == NULL)
+    return;
+  g_autofree char *name = g_file_get_basename (changed);
+  if (!g_strv_contains ((const char *const *) vm->socket_names, name))
+    return;
+  /* A connection that is alive makes the job a no-op. */
+  vm->retries_left = RETRIES;
+  push_reconnect (vm);
+}
+
+static void
+watch_socket_folder (SgVmLibvirt *vm, const char *uri)
+{
+  g_autofree char *folder = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!sg_vm_libvirt_socket_files (uri, &folder, &vm->socket_names))
+    {
+      g_debug ("libvirt %s: not a local socket; after a lost connection the next grant or "
+               "revoke connects again",
+               uri);
+      return;
+    }
+  /* Not a folder that is missing: GLib would look for it on a timer. */
+  if (!g_file_test (folder, G_FILE_TEST_IS_DIR))
+    {
+      g_warning ("libvirt %s: %s does not exist, so a libvirt daemon started later is reached "
+                 "only at the next grant or revoke: start seatgate after libvirtd (or its "
+                 "socket)",
+                 uri, folder);
+      return;
+    }
+  g_autoptr (GFile) dir = g_file_new_for_path (folder);
+  vm->socket_watch = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+  if (vm->socket_watch == NULL)
+    {
+      g_warning ("libvirt %s: cannot watch %s (%s): a libvirt daemon that comes back is reached "
+                 "only at the next grant or revoke",
+                 uri, folder, error->message);
+      return;
+    }
+  g_signal_connect (vm->socket_watch, "changed", G_CALLBACK (on_socket_folder_changed), vm);
+}
+
 SgVmLibvirt *
 sg_vm_libvirt_new (const char *uri, const char *domain, const SgVmLibvirtEvents *events,
                    gpointer user_data)
@@ -591,6 +706,7 @@ sg_vm_libvirt_new (const char *uri, const char *domain, const SgVmLibvirtEvents 
   /* One exclusive thread: the calls run in order. It holds its own
    * reference on shared until the pool is gone. */
   vm->worker = g_thread_pool_new (run_job, shared_ref (shared), 1, TRUE, NULL);
+  watch_socket_folder (vm, uri);
   return vm;
 }
 
@@ -666,6 +782,11 @@ sg_vm_libvirt_free (SgVmLibvirt *vm)
   if (vm == NULL)
     return;
   vm->shared->owner = NULL;
+  if (vm->socket_watch != NULL)
+    g_signal_handlers_disconnect_by_data (vm->socket_watch, vm);
+  g_clear_object (&vm->socket_watch);
+  g_strfreev (vm->socket_names);
+  g_clear_handle_id (&vm->retry_id, g_source_remove);
   Job *job = g_new0 (Job, 1);
   job->kind = JOB_CLOSE;
   push (vm, job);

@@ -177,18 +177,52 @@ def test_graphics_events_resume_after_libvirtd_stopped_answering(console, domain
     finally:
         domain.signal(signal.SIGCONT)
     start = time.monotonic()
-
-    def a_client_is_seen():
-        res = link('wrong', timeout=1.0)
-        assert res.result == WRONG, res
-        try:
-            console.event('disconnected', timeout=0.5)
-            return True
-        except LabError:
-            return False
-    wait_until(a_client_is_seen, 10, 'a graphics event on the new connection')
+    wait_until(lambda: spice_client_seen(console), 10, 'a graphics event on the new connection')
     print(f'graphics events again {(time.monotonic() - start) * 1000:.0f} ms after SIGCONT')
     assert not [d for d in console.seen if 'op' in d], console.seen
+
+
+def spice_client_seen(console):
+    '''A refused SPICE link makes libvirt send graphics events: True once
+    the console reports one.'''
+    res = link('wrong', timeout=1.0)
+    assert res.result == WRONG, res
+    try:
+        console.event('disconnected', timeout=0.5)
+        return True
+    except LabError:
+        return False
+
+
+def test_graphics_events_resume_when_a_libvirtd_that_was_gone_comes_back(console, domain):
+    # A libvirtd restarted without socket activation: the connection ends,
+    # connecting again fails while it is away, and the folder monitor sees
+    # the next one create its socket.
+    domain.stop()
+    wait_until(lambda: 'the connection ended' in console.log(), 10,
+               'the console to see the connection end')
+    assert not spice_client_seen(console)
+    domain.start()
+    start = time.monotonic()
+    wait_until(lambda: spice_client_seen(console), 10, 'a graphics event on the new connection')
+    print(f'graphics events again {(time.monotonic() - start) * 1000:.0f} ms after the new '
+          'libvirtd listened')
+    assert not [d for d in console.seen if 'op' in d], console.seen
+
+
+def test_a_libvirtd_started_after_the_console_is_reached_without_an_op(domain, make_console):
+    # At boot the helper may start before libvirtd: its first connection,
+    # and with it the lock of a domain found running, must not wait for
+    # the next grant.
+    domain.stop()
+    tool = make_console(wait_reachable=False)
+    wait_until(lambda: 'cannot connect to libvirt' in tool.log(), 10,
+               'the first connection to fail')
+    domain.start()
+    start = time.monotonic()
+    tool.event('reachable', timeout=10)
+    print(f'reachable {(time.monotonic() - start) * 1000:.0f} ms after libvirtd listened')
+    assert not [d for d in tool.seen if 'op' in d], tool.seen
 
 
 def test_a_domain_that_is_not_running_is_a_clear_error_and_its_start_is_seen(libvirtd,

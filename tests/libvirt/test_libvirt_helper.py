@@ -181,3 +181,23 @@ def test_a_helper_that_starts_locks_the_domain_a_killed_one_left_open(lab, daemo
     lab.start_helper()
     wait_until(lambda: spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result']
                == WRONG_TICKET, 5.0, what='the new helper\'s lock')
+
+
+def test_a_helper_started_before_libvirtd_locks_the_domain_once_libvirtd_is_up(lab, daemon):
+    # As at boot with libvirtd started after seatgate: the domain (running
+    # on without libvirtd) still holds the killed helper's ticket; the new
+    # helper cannot reach libvirt when it starts, and locks the domain as
+    # soon as libvirtd comes, no grant asked.
+    helper = start_bound_helper(lab, daemon, always_allow=(ALWAYS_UID,))
+    alice = lab.actor(CONSOLE_UID)
+    assert alice.grant().ok
+    ticket = console_ticket(alice)
+    helper.stop(sig=signal.SIGKILL)
+    daemon.stop()
+    lab.start_helper()
+    assert spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result'] == 'linked'
+    daemon.start()
+    start = time.monotonic()
+    wait_until(lambda: spice_link(lab, ALWAYS_UID, HOST, password=ticket)['result']
+               == WRONG_TICKET, 5.0, what='the lock once libvirtd is up')
+    print(f'locked {(time.monotonic() - start) * 1000:.0f} ms after libvirtd listened')
