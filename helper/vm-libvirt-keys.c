@@ -107,7 +107,10 @@ static const Key keys[] = {
   { "less", KEY_102ND },
   { "f11", KEY_F11 },
   { "f12", KEY_F12 },
-  { "print", KEY_PRINT },
+  /* Print Screen: QEMU's "print" arrives as KEY_SYSRQ, as "sysrq" does
+     (KEY_PRINT is the media key "AC Print", which libvirt turns into no
+     key QEMU's PS/2 keyboard has: the guest got nothing). */
+  { "print", KEY_SYSRQ },
   { "home", KEY_HOME },
   { "pgup", KEY_PAGEUP },
   { "pgdn", KEY_PAGEDOWN },

@@ -5,13 +5,14 @@ serial port. The lock's virDomainSendKey carries Linux key codes mapped
 from the QEMU key names (helper/vm-libvirt-keys.c); what arrives in the
 guest's kernel must be those keys. One guest boot per test.'''
 
+import json
 import os
 import re
 import time
 
 import pytest
 
-from libvirt_lab import LabError, config_for, wait_until
+from libvirt_lab import DOMAIN, LabError, config_for, wait_until
 from vmc_lab import Tool
 
 READY = 'sg-guest: ready: '
@@ -88,3 +89,76 @@ def test_a_lock_presses_the_lock_keys_in_the_guest(libvirtd, guest, folder):
             seen += len(expected)
         finally:
             tool.close()
+
+
+def qemu_key_names(libvirtd):
+    '''Every QKeyCode name of the domain's own QEMU, from its QMP schema
+    (introspection hides type names: the enum is the one holding these).'''
+    reply = json.loads(libvirtd.virsh('qemu-monitor-command', DOMAIN,
+                                      '{"execute": "query-qmp-schema"}').stdout)
+    for entry in reply['return']:
+        if entry.get('meta-type') != 'enum':
+            continue
+        names = entry.get('values') or [m['name'] for m in entry.get('members', [])]
+        if {'meta_l', 'kp_enter', 'sysrq'} <= set(names):
+            return [n for n in names if n != 'unmapped']
+    raise LabError('no QKeyCode enum in the domain\'s QMP schema')
+
+
+def keys_of(guest, send):
+    '''The lines the guest prints for one key pressed by @send: up to its
+    release, or, when nothing comes within 1.5 s, up to an Escape that
+    QEMU presses after it (so a late line is not taken for the next key).'''
+    before = len(guest.keys())
+    send()
+    try:
+        wait_until(lambda: any(k.endswith(' up') for k in guest.keys()[before:]), 1.5, 'a key')
+        return collapse(guest.keys()[before:])
+    except LabError:
+        pass
+    qemu_send_key(guest.libvirtd, 'esc')
+    wait_until(lambda: 'sg-guest: key 1 up' in guest.keys()[before:], 10, 'Escape after a key')
+    seen = guest.keys()[before:]
+    return collapse(seen[:seen.index('sg-guest: key 1 down')])
+
+
+def collapse(lines):
+    '''Key repeats (a held key's second down) taken out.'''
+    return [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
+
+
+def qemu_send_key(libvirtd, name):
+    libvirtd.virsh('qemu-monitor-command', DOMAIN, json.dumps(
+        {'execute': 'send-key', 'arguments': {'keys': [{'type': 'qcode', 'data': name}]}}))
+
+
+def test_every_lock_key_name_reaches_the_guest_as_qemu_itself_sends_it(libvirtd, guest, folder):
+    '''helper/vm-libvirt-keys.c's table against the real QEMU: each key
+    name of its schema, pressed by QEMU itself (QMP send-key with the
+    qcode, through libvirt's monitor passthrough) and by the helper's lock
+    (virDomainSendKey with the table's Linux code), must arrive in the
+    guest as the same key. Modifiers are pressed alone like every other
+    key, so no Alt+SysRq combination reaches the guest's kernel.'''
+    guest.libvirtd = libvirtd
+    names = qemu_key_names(libvirtd)
+    tool = Tool(folder, config_for(libvirtd.uri, lock_keys=''))
+    differ, silent = [], []
+    started = time.monotonic()
+    try:
+        tool.event('reachable', timeout=20)
+        for name in names:
+            by_qemu = keys_of(guest, lambda: qemu_send_key(libvirtd, name))
+
+            def by_lock():
+                r = tool.op(f'lock-keys {name}')
+                assert r['ok'], (name, r)
+            by_helper = keys_of(guest, by_lock)
+            if by_qemu != by_helper:
+                differ.append((name, by_qemu, by_helper))
+            if not by_qemu:
+                silent.append(name)
+    finally:
+        tool.close()
+    print(f'{len(names)} key names in {time.monotonic() - started:.0f} s; QEMU itself '
+          f'delivers none for {len(silent)}: {" ".join(silent)}')
+    assert not differ, '\n'.join(f'{n}: QEMU {q}, the lock {h}' for n, q, h in differ)

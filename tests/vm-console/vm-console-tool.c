@@ -5,6 +5,7 @@
  *   vm-console-tool CONFIG SEAT
  *   ticket             -> {"op": "ticket", "ok": true, "ticket": T, "ms": N}
  *   lock | lock-keys   -> {"op": "lock", "ok": true, "ms": N} (lock-keys sends LockKeys=)
+ *   lock-keys K+K      the seat's LockKeys= becomes K+K (QEMU key names), then lock-keys
  *   ticket-lock        both queued at once: their results in order
  *   lock-ticket        the same, the lock first
  *   free               frees the console with an op waiting, then quits
@@ -19,9 +20,11 @@
 #include <gio/gunixinputstream.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sg-config.h"
+#include "sg-qkeycode.h"
 #include "vm-console.h"
 
 /* The results' stream: stdout as the tool started. GLib writes debug
@@ -31,6 +34,7 @@ static FILE *results;
 typedef struct
 {
   GMainLoop *loop;
+  SgSeatConfig *seat; /* the console reads its LockKeys= at each lock */
   SgVmConsole *console;
   GDataInputStream *input;
   guint waiting;
@@ -185,6 +189,21 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (g_str_equal (line, "lock") || g_str_equal (line, "lock-keys"))
     sg_vm_console_lock_async (tool->console, g_str_equal (line, "lock-keys"), NULL, on_lock,
                               pending_new (tool, "lock"));
+  else if (g_str_has_prefix (line, "lock-keys "))
+    {
+      g_auto (GStrv) keys = g_strsplit (line + strlen ("lock-keys "), "+", -1);
+      gboolean valid = g_strv_length (keys) > 0;
+      for (char **k = keys; *k != NULL; k++)
+        valid = valid && sg_qkeycode_is_valid (*k);
+      if (!valid)
+        g_printerr ("vm-console-tool: '%s' are not QEMU key names\n", line);
+      else
+        {
+          g_strfreev (tool->seat->lock_keys);
+          tool->seat->lock_keys = g_steal_pointer (&keys);
+          sg_vm_console_lock_async (tool->console, TRUE, NULL, on_lock, pending_new (tool, "lock"));
+        }
+    }
   else if (g_str_equal (line, "ticket-lock"))
     {
       sg_vm_console_new_ticket_async (tool->console, NULL, on_ticket, pending_new (tool, "ticket"));
@@ -234,14 +253,15 @@ main (int argc, char **argv)
       g_printerr ("vm-console-tool: %s\n", error->message);
       return 2;
     }
-  const SgSeatConfig *seat = sg_config_find_seat (config, argv[2]);
+  /* The tool's own config: lock-keys K+K changes it. */
+  SgSeatConfig *seat = (SgSeatConfig *) sg_config_find_seat (config, argv[2]);
   if (seat == NULL)
     {
       g_printerr ("vm-console-tool: no [Seat %s] in %s\n", argv[2], argv[1]);
       return 2;
     }
 
-  Tool tool = { .loop = g_main_loop_new (NULL, FALSE) };
+  Tool tool = { .loop = g_main_loop_new (NULL, FALSE), .seat = seat };
   tool.console = sg_vm_console_new (seat, &console_events, &tool, &error);
   if (tool.console == NULL)
     {
