@@ -624,14 +624,16 @@ class Desktop:
         the seat's devices) and `seat seat0 cursor press` reaches nobody.
         wayvnc (a VNC server for wlroots compositors) creates a virtual
         pointer and keyboard (wlr-virtual-pointer, virtual-keyboard) as it
-        starts, before any VNC client: on a Unix socket, input unused.'''
+        starts, before any VNC client: on a Unix socket, input unused.
+        Returns the seat's capabilities before and after.'''
+        before = self.seat_capabilities().get('seat0')
         p = self.run('wayvnc', ['wayvnc', '--unix-socket', '--seat=seat0',
                                 os.path.join(self.env['XDG_RUNTIME_DIR'], 'wayvnc.sock')])
         # WL_SEAT_CAPABILITY_POINTER (1) | KEYBOARD (2)
         wait_until(lambda: self.seat_capabilities().get('seat0', 0) & 1 or
                    (not p.running() and LabError(f'wayvnc exited: {p.log()[-2000:]}')),
                    10, what='a pointer on sway\'s seat0 (wayvnc\'s virtual pointer)')
-        return p
+        return before, self.seat_capabilities()['seat0']
 
     def sway_click(self, button, x, y):
         '''A click as sway(5) "seat <name> cursor" makes it: the seat's

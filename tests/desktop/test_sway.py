@@ -109,7 +109,12 @@ def test_waybar_left_click_opens_the_vm_console(desk, helper, desktop, lab):
     from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
     desktop.sway_waybar()
-    desktop.sway_pointer()
+    # Without a pointer device the seat offers clients no wl_pointer
+    # (sway/input/seat.c seat_update_capabilities), so waybar would get no
+    # click: wayvnc adds a virtual one.
+    before, after = desktop.sway_pointer()
+    print(f'seat0 capabilities: {before} without input devices, {after} with wayvnc\'s')
+    assert before == 0 and after & 1
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     desktop.wait_icon(GRANTED_RGB, 'the granted icon in waybar')
     x, y = icon_centre(desktop, GRANTED_RGB)
