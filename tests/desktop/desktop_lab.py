@@ -562,19 +562,26 @@ class Desktop:
                    what='mate-notification-daemon on the session bus')
         return p
 
-    def sway_waybar(self):
+    def sway_waybar(self, bar=True, config=''):
         '''sway on its headless backend (WLR_BACKENDS=headless, pixman
-        renderer: no GPU here) with waybar as its bar, holding waybar's
-        tray module (its own StatusNotifierWatcher and host). sway refuses
-        to run as root: it runs as the person, like the panel.'''
+        renderer: no GPU here) with waybar as its bar (bar=False: none),
+        holding waybar's tray module (its own StatusNotifierWatcher and
+        host); `config` is appended to sway's config. sway refuses to run
+        as root: it runs as the person, like the panel. Returns once its
+        Wayland and IPC sockets are there (SWAYSOCK set for swaymsg).'''
         run_dir = os.path.join(self.dir, 'runtime')
         os.makedirs(run_dir, mode=0o700)
         os.chown(run_dir, self.uid, self.uid)
         conf = os.path.join(self.home, '.config')
-        for d, name, text in (('sway', 'config', SWAY_CONFIG), ('waybar', 'config', WAYBAR_CONFIG)):
+        text = SWAY_CONFIG if bar else SWAY_CONFIG.split('bar {')[0]
+        files = [('sway', 'config', text + config)]
+        if bar:
+            files.append(('waybar', 'config', WAYBAR_CONFIG))
+        for d, name, text in files:
             os.makedirs(os.path.join(conf, d), exist_ok=True)
             with open(os.path.join(conf, d, name), 'w', encoding='utf-8') as f:
                 f.write(text)
+            os.chown(conf, self.uid, self.uid)
             os.chown(os.path.join(conf, d), self.uid, self.uid)
             os.chown(os.path.join(conf, d, name), self.uid, self.uid)
         self.env.update({'XDG_RUNTIME_DIR': run_dir, 'WLR_BACKENDS': 'headless',
@@ -582,13 +589,74 @@ class Desktop:
         self.env.pop('DISPLAY', None)
         p = self.run('sway', ['sway'])
 
-        def socket():
-            names = [n for n in os.listdir(run_dir) if re.fullmatch(r'wayland-\d+', n)]
-            return names[0] if names else None
-        self.env['WAYLAND_DISPLAY'] = wait_until(socket, 10, what='sway\'s Wayland socket')
+        def socket(pattern):
+            names = [n for n in os.listdir(run_dir) if re.fullmatch(pattern, n)]
+            if names:
+                return names[0]
+            if not p.running():
+                raise LabError(f'sway exited: {p.log()[-2000:]}')
+            return None
+        self.env['WAYLAND_DISPLAY'] = wait_until(lambda: socket(r'wayland-\d+'), 10,
+                                                 what='sway\'s Wayland socket')
+        self.env['SWAYSOCK'] = os.path.join(run_dir, wait_until(
+            lambda: socket(r'sway-ipc\.\d+\.\d+\.sock'), 10, what='sway\'s IPC socket'))
         self.wayland = True
         self.bar_box = (0, 0, 800, 30)
         return p
+
+    def swaymsg(self, *args):
+        '''Runs swaymsg as the person; returns its output (JSON for -t).'''
+        out = subprocess.run(['setpriv', f'--reuid={self.uid}', f'--regid={self.uid}',
+                              '--clear-groups', 'swaymsg'] + list(args), env=self.env,
+                             capture_output=True, text=True, cwd='/')
+        if out.returncode != 0:
+            raise LabError(f'swaymsg {" ".join(args)} failed: {out.stdout}{out.stderr}')
+        return out.stdout
+
+    def seat_capabilities(self):
+        import json
+        return {s['name']: s['capabilities'] for s in json.loads(self.swaymsg('-t', 'get_seats'))}
+
+    def sway_pointer(self):
+        '''Gives seat0 a pointer. On the headless backend sway's seat has
+        no input devices, so it offers clients no wl_pointer (get_seats:
+        capabilities 0; sway/input/seat.c seat_update_capabilities counts
+        the seat's devices) and `seat seat0 cursor press` reaches nobody.
+        wayvnc (a VNC server for wlroots compositors) creates a virtual
+        pointer and keyboard (wlr-virtual-pointer, virtual-keyboard) as it
+        starts, before any VNC client: on a Unix socket, input unused.
+        Returns the seat's capabilities before and after.'''
+        before = self.seat_capabilities().get('seat0')
+        p = self.run('wayvnc', ['wayvnc', '--unix-socket', '--seat=seat0',
+                                os.path.join(self.env['XDG_RUNTIME_DIR'], 'wayvnc.sock')])
+        # WL_SEAT_CAPABILITY_POINTER (1) | KEYBOARD (2)
+        wait_until(lambda: self.seat_capabilities().get('seat0', 0) & 1 or
+                   (not p.running() and LabError(f'wayvnc exited: {p.log()[-2000:]}')),
+                   10, what='a pointer on sway\'s seat0 (wayvnc\'s virtual pointer)')
+        return before, self.seat_capabilities()['seat0']
+
+    def sway_click(self, button, x, y):
+        '''A click as sway(5) "seat <name> cursor" makes it: the seat's
+        cursor moved to x, y (layout coordinates), the button pressed and
+        released.'''
+        self.swaymsg('seat', 'seat0', 'cursor', 'set', str(x), str(y))
+        self.swaymsg('seat', 'seat0', 'cursor', 'press', f'button{button}')
+        self.swaymsg('seat', 'seat0', 'cursor', 'release', f'button{button}')
+
+    def grim_pixels(self, box):
+        '''[(r, g, b)] of box=(x, y, w, h) of the screen, straight from grim
+        as PPM (no PNG to write and decode: for timing).'''
+        x, y, w, h = box
+        out = subprocess.run(['setpriv', f'--reuid={self.uid}', f'--regid={self.uid}',
+                              '--clear-groups', 'grim', '-t', 'ppm', '-g', f'{x},{y} {w}x{h}', '-'],
+                             env=self.env, capture_output=True, cwd='/')
+        if out.returncode != 0:
+            raise LabError(f'grim failed: {out.stderr.decode(errors="replace")}')
+        m = re.match(rb'P6\s+(\d+)\s+(\d+)\s+255\s', out.stdout)
+        if not m:
+            raise LabError('grim wrote no PPM')
+        data = out.stdout[m.end():]
+        return [tuple(data[i:i + 3]) for i in range(0, len(data) - 2, 3)]
 
     def xfce4_notifyd(self):
         p = self.run('xfce4-notifyd', [XFCE4_NOTIFYD])
