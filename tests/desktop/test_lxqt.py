@@ -34,6 +34,15 @@ def new_windows(desktop, before, min_width=1, min_height=1):
             if w[0] not in before and w[2] >= min_width and w[3] >= min_height]
 
 
+def ink(desktop, shot, box, darker_than):
+    '''(count, width) of the pixels darker than `darker_than` inside box
+    without its 2 px frame: how much text is drawn there, and how wide.'''
+    x, y, w, h = box
+    pixels = desktop.pixels(shot, (x + 2, y + 2, w - 4, h - 4))
+    xs = [i % (w - 4) for i, p in enumerate(pixels) if max(p) < darker_than]
+    return len(xs), (max(xs) - min(xs) + 1) if xs else 0
+
+
 def test_lxqt_panel_draws_the_granted_icon_within_2_s(desk, helper, desktop):
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state('seatgate-granted')
@@ -203,9 +212,43 @@ def test_lxqt_panel_tooltip_on_a_refusal(desk, helper, desktop, lab):
     print(f'tooltip window: {w}x{h}+{tx}+{ty}')
     # One line of text: the title, not the several lines of the reason.
     assert h < 40, tip
-    # Text is drawn on it: dark pixels on its light background.
-    pixels = desktop.pixels(shot, (tx, ty, w, h))
-    assert sum(1 for p in pixels if max(p) < 100) > 30
+    # Text is drawn on it: dark pixels on its light yellow background, as
+    # wide as the title (about 6 px a character in Qt's default font here).
+    count, width = ink(desktop, shot, (tx, ty, w, h), 100)
+    print(f'tooltip text: {count} dark pixels, {width} px wide')
+    assert count > 50 and 4 * len(title) <= width <= 9 * len(title), (count, width)
+
+
+
+@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
+def test_lxqt_panel_menu_tells_why_on_a_refusal(desk, helper, desktop, lab):
+    '''Where lxqt-panel shows the reason: its tooltip has the title only
+    (above), its right-click menu (the dbusmenu the panel imports) the
+    agent's status line, "Not yours: <reason>".'''
+    lab.polkit.set_allowed([])
+    desktop.lxqt_panel()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_item(lambda p: p['IconName'] == 'seatgate-denied', 'the denied state')
+    desktop.wait_icon(DENIED_RGB, 'the denied icon in lxqt-panel')
+    reason = props['ToolTip'][3]
+    _revision, _root, items = agent.menu_layout()
+    labels = [p.get('label', '') for _id, p in items]
+    assert any(label.startswith('Not yours: ') and label.endswith(reason) for label in labels), labels
+    x, y = icon_centre(desktop, DENIED_RGB)
+    before = {w[0] for w in desktop.windows()}
+    click(desktop, 3, x, y)
+    menu = wait_until(lambda: new_windows(desktop, before, 60, 20), SETTLE,
+                      what='the menu to open')[0]
+    time.sleep(0.3)
+    shot = desktop.screenshot('menu-refused')
+    desktop.keep_screenshot('lxqt-menu-refused.png')
+    _id, _name, w, h, mx, my = menu
+    print(f'menu window: {w}x{h}+{mx}+{my}; its status line: {len(reason) + 11} characters')
+    # The status line is drawn whole (greyed: a disabled item): text as
+    # wide as its characters (about 6 px each in Qt's default font here).
+    count, width = ink(desktop, shot, (mx, my, w, h), 230)
+    print(f'menu text: {count} pixels, {width} px wide')
+    assert count > 300 and width >= 5 * (len(reason) + 11), (count, width)
 
 
 @pytest.mark.skipif(bool(missing('lxqt-notificationd', 'xdotool')),
