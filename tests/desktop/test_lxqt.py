@@ -233,7 +233,8 @@ def test_lxqt_panel_menu_tells_why_on_a_refusal(desk, helper, desktop, lab):
     reason = props['ToolTip'][3]
     _revision, _root, items = agent.menu_layout()
     labels = [p.get('label', '') for _id, p in items]
-    assert any(label.startswith('Not yours: ') and label.endswith(reason) for label in labels), labels
+    assert any(label.startswith('Not yours: ') and label.endswith(reason)
+               for label in labels), labels
     x, y = icon_centre(desktop, DENIED_RGB)
     before = {w[0] for w in desktop.windows()}
     click(desktop, 3, x, y)
@@ -254,6 +255,8 @@ def test_lxqt_panel_menu_tells_why_on_a_refusal(desk, helper, desktop, lab):
 @pytest.mark.skipif(bool(missing('lxqt-notificationd', 'xdotool')),
                     reason='needs lxqt-notificationd (tests/desktop/debian-packages.txt)')
 def test_lxqt_notificationd_shows_the_notification_without_a_tray(desk, helper, desktop, lab):
+    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
+    desk.install_stub('remote-viewer', VIEWER_STUB)
     daemon = desktop.lxqt_notificationd()
     caps = desk.bus.client.call('org.freedesktop.Notifications', '/org/freedesktop/Notifications',
                                 'org.freedesktop.Notifications', 'GetCapabilities')[0]
@@ -265,7 +268,7 @@ def test_lxqt_notificationd_shows_the_notification_without_a_tray(desk, helper, 
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         with notify_calls(desk) as seen:
-            desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+            agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
             # No panel, so no watcher: the agent notifies, and
             # lxqt-notificationd maps its notification area (300 px wide).
             popup = wait_until(lambda: new_windows(desktop, before, 200, 40), SETTLE,
@@ -289,4 +292,10 @@ def test_lxqt_notificationd_shows_the_notification_without_a_tray(desk, helper, 
     assert x + w >= 700 and y + h >= 500, popup  # bottom-right, its default placement
     pixels = desktop.pixels(shot, (x, y, w, h))
     assert desktop.count_colour(pixels, GRANTED_RGB) >= 20, 'no granted icon in the notification'
+    # A click on the popup's text is its "default" action
+    # (Notification::mouseReleaseEvent, src/notification.cpp): the agent
+    # runs the viewer.
+    click(desktop, 1, x + w // 2, y + 30)
+    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
+    assert_default_viewer_run(desk, runs)
     assert daemon.running()
