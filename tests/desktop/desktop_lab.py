@@ -378,6 +378,16 @@ class Desktop:
                    what='the panel window')
         return p
 
+    def lxqt_notificationd(self):
+        '''lxqt-notificationd 1.2, LXQt's notification server (its popups
+        bottom-right by default: ~/.config/lxqt/notifications.conf
+        placement). The session bus would start it on demand; the lab's
+        bus has no service files.'''
+        p = self.run('lxqt-notificationd', ['lxqt-notificationd'], env={'QT_QPA_PLATFORM': 'xcb'})
+        wait_until(lambda: self.desk.bus.client.name_owner('org.freedesktop.Notifications'), 10,
+                   what='lxqt-notificationd on the session bus')
+        return p
+
     def mate_session_settings(self):
         '''mate-session's required components, in GLib's keyfile settings
         backend (GSETTINGS_BACKEND=keyfile reads
