@@ -496,6 +496,37 @@ class Desktop:
         wait_until(lambda: self.desk.bus.client.name_owner('org.freedesktop.Notifications'), 30,
                    what='gnome-shell\'s notification service')
 
+    def wait_gnome_bar(self, p, timeout=60.0):
+        '''Waits until the shell's top bar is on screen: its clock (the
+        white text in the middle of the bar, drawn by the compositor, not
+        an X window of its own) in a direct grab, every 20 ms. Returns the
+        monotonic time of the first grab that showed it.'''
+        clock = (300, 0, 200, 32)
+
+        def look():
+            if not p.running():
+                return 'exited'
+            started = time.monotonic()
+            return self.count_colour(self.grab_pixels(clock), (0xff, 0xff, 0xff), 24) >= 20 \
+                and started
+        seen = wait_until(look, timeout, 0.02, 'the top bar\'s clock on screen')
+        if seen == 'exited':
+            raise LabError(f'gnome-shell exited: {p.log()[-2000:]}')
+        return seen
+
+    def gnome_icon_centre(self, rgb):
+        '''The middle of the icon's pixels in the top bar's status area,
+        on a fresh screenshot.'''
+        box = self.bar_box
+        pixels = self.pixels(self.screenshot('find-icon'), box)
+        w = box[2]
+        hits = [(i % w, i // w) for i, px in enumerate(pixels)
+                if all(abs(a - b) <= self.icon_tolerance for a, b in zip(px, rgb))]
+        if not hits:
+            raise LabError(f'no pixel of {rgb} in the top bar (screenshots in {self.dir})')
+        xs, ys = [h[0] for h in hits], [h[1] for h in hits]
+        return box[0] + (min(xs) + max(xs)) // 2, box[1] + (min(ys) + max(ys)) // 2
+
     def plasma_config(self):
         '''The person's plasmashell layout and the environment a Plasma
         session gives its programs (startkde/startplasma.cpp,
