@@ -1,5 +1,7 @@
 #include "tray.h"
 
+#include <glib/gi18n-lib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "markup.h"
@@ -9,6 +11,9 @@
 #define WATCHER_NAME "org.kde.StatusNotifierWatcher"
 #define WATCHER_PATH "/StatusNotifierWatcher"
 #define WATCHER_IFACE "org.kde.StatusNotifierWatcher"
+
+/* How many times one watcher may drop the item before it stays dropped. */
+#define REREGISTER_MAX 3
 
 /* clang-format off */
 static const char item_xml[] =
@@ -30,6 +35,8 @@ static const char item_xml[] =
   "  <property name='AttentionIconPixmap' type='a(iiay)' access='read'/>"
   "  <property name='AttentionMovieName' type='s' access='read'/>"
   "  <property name='ToolTip' type='(sa(iiay)ss)' access='read'/>"
+  "  <property name='IconAccessibleDesc' type='s' access='read'/>"
+  "  <property name='AttentionAccessibleDesc' type='s' access='read'/>"
   "  <method name='ContextMenu'>"
   "   <arg name='x' type='i' direction='in'/><arg name='y' type='i' direction='in'/>"
   "  </method>"
@@ -66,6 +73,8 @@ struct _SgTray
   guint own_id;
   guint watch_id;
   guint host_sub[2];
+  guint dropped_sub;
+  guint reregistered; /* by the current watcher's drops */
   gboolean name_owned;
   char *watcher;             /* the watcher's unique name, while there is one */
   GCancellable *cancellable; /* calls to the current watcher */
@@ -107,6 +116,21 @@ tooltip_variant (const SgStatus *status)
                         g_variant_new ("a(iiay)", NULL), headline, escaped);
 }
 
+/* What a screen reader says for the icon: GNOME's AppIndicator extension
+ * names the icon from IconAccessibleDesc (appIndicator.js accessibleName),
+ * else from the Title, which has no reason. */
+static char *
+accessible_text (const SgStatus *status)
+{
+  g_autofree char *headline = sg_status_headline (status);
+  g_autofree char *detail = status->kind == SG_STATUS_GRANTED ? NULL : sg_status_detail (status);
+
+  if (detail == NULL || *detail == '\0')
+    return g_steal_pointer (&headline);
+  /* TRANSLATORS: the icon's name for a screen reader: the state, then why */
+  return g_strdup_printf (_ ("%s: %s"), headline, detail);
+}
+
 static GVariant *
 get_property (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
               const char *name, GError **error, gpointer user_data)
@@ -142,6 +166,8 @@ get_property (GDBusConnection *bus, const char *sender, const char *path, const 
     return g_variant_new ("a(iiay)", NULL);
   if (g_str_equal (name, "ToolTip"))
     return tooltip_variant (&tray->status);
+  if (g_str_equal (name, "IconAccessibleDesc") || g_str_equal (name, "AttentionAccessibleDesc"))
+    return g_variant_new_take_string (accessible_text (&tray->status));
   g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "No property %s", name);
   return NULL;
 }
@@ -258,6 +284,43 @@ on_host_signal (GDBusConnection *bus, const char *sender, const char *path, cons
   tray_check_host (tray);
 }
 
+/* GNOME's AppIndicator extension 46 drops an item whose proxy came up
+ * without Id or Menu (util.js queueProxyPropertyUpdate throws, and
+ * appIndicator.js _setupProxy destroys the indicator): its watcher then
+ * sends StatusNotifierItemUnregistered with the item's id while the item's
+ * name is still on the bus (statusNotifierWatcher.js _onIndicatorDestroyed;
+ * the id is the service registered, util.js indicatorId). The icon is gone
+ * for the session unless the item registers again. Other watchers send it
+ * only when the item's name left the bus, which is not the case here. */
+static void
+on_item_unregistered (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                      const char *signal, GVariant *params, gpointer user_data)
+{
+  SgTray *tray = user_data;
+  const char *item = NULL;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(s)")))
+    return;
+  g_variant_get (params, "(&s)", &item);
+  /* From the current watcher only, about our name while we still own it. */
+  if (tray->watcher == NULL || g_strcmp0 (sender, tray->watcher) != 0 || !tray->name_owned
+      || !(g_str_equal (item, tray->bus_name)
+           || (g_str_has_prefix (item, tray->bus_name) && item[strlen (tray->bus_name)] == '/')))
+    return;
+  if (tray->reregistered >= REREGISTER_MAX)
+    {
+      g_warning ("Tray: the StatusNotifierWatcher dropped the item again (%u times): it stays "
+                 "dropped",
+                 tray->reregistered + 1);
+      tray_set_visibility (tray, SG_TRAY_HIDDEN);
+      return;
+    }
+  tray->reregistered++;
+  g_message ("Tray: the StatusNotifierWatcher dropped the item; registering it again (%u of %d)",
+             tray->reregistered, REREGISTER_MAX);
+  tray_register (tray);
+}
+
 static void
 on_watcher_appeared (GDBusConnection *bus, const char *name, const char *owner, gpointer user_data)
 {
@@ -268,6 +331,7 @@ on_watcher_appeared (GDBusConnection *bus, const char *name, const char *owner, 
   tray->cancellable = g_cancellable_new ();
   g_free (tray->watcher);
   tray->watcher = g_strdup (owner);
+  tray->reregistered = 0;
   g_debug ("Tray: StatusNotifierWatcher is %s", owner);
   tray_set_visibility (tray, SG_TRAY_UNKNOWN);
   tray_register (tray);
@@ -350,13 +414,16 @@ sg_tray_new (GDBusConnection *session_bus, const char *menu_path, const SgTrayCa
       sg_tray_free (tray);
       return NULL;
     }
-  /* Only the host signals: the item ones come with every app's icon. */
+  /* The host signals, and the watcher's drop of an item (each app's). */
   tray->host_sub[0] = g_dbus_connection_signal_subscribe (
       session_bus, WATCHER_NAME, WATCHER_IFACE, "StatusNotifierHostRegistered", WATCHER_PATH, NULL,
       G_DBUS_SIGNAL_FLAGS_NONE, on_host_signal, tray, NULL);
   tray->host_sub[1] = g_dbus_connection_signal_subscribe (
       session_bus, WATCHER_NAME, WATCHER_IFACE, "StatusNotifierHostUnregistered", WATCHER_PATH,
       NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_host_signal, tray, NULL);
+  tray->dropped_sub = g_dbus_connection_signal_subscribe (
+      session_bus, WATCHER_NAME, WATCHER_IFACE, "StatusNotifierItemUnregistered", WATCHER_PATH,
+      NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_item_unregistered, tray, NULL);
   tray->own_id = g_bus_own_name_on_connection (session_bus, tray->bus_name,
                                                G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                                on_name_acquired, on_name_lost, tray, NULL);
@@ -377,6 +444,8 @@ sg_tray_free (SgTray *tray)
   for (gsize i = 0; i < G_N_ELEMENTS (tray->host_sub); i++)
     if (tray->host_sub[i] != 0)
       g_dbus_connection_signal_unsubscribe (tray->bus, tray->host_sub[i]);
+  if (tray->dropped_sub != 0)
+    g_dbus_connection_signal_unsubscribe (tray->bus, tray->dropped_sub);
   if (tray->registration != 0)
     g_dbus_connection_unregister_object (tray->bus, tray->registration);
   sg_status_clear (&tray->status);
@@ -413,7 +482,11 @@ sg_tray_set_status (SgTray *tray, const SgStatus *status, gboolean at_seat)
 
   if (!g_str_equal (old_word, new_word))
     emit (tray, "NewStatus", g_variant_new ("(s)", new_word));
-  if (!g_str_equal (sg_status_icon_name (&old), sg_status_icon_name (status)))
+  /* The AppIndicator extension reads the accessible texts again on these. */
+  g_autofree char *old_accessible = accessible_text (&old);
+  g_autofree char *new_accessible = accessible_text (status);
+  if (!g_str_equal (sg_status_icon_name (&old), sg_status_icon_name (status))
+      || !g_str_equal (old_accessible, new_accessible))
     {
       emit (tray, "NewIcon", NULL);
       emit (tray, "NewAttentionIcon", NULL);

@@ -10,12 +10,19 @@ Behaves as KDE's and the haskell status-notifier-watcher do for an item:
   StatusNotifierItemUnregistered.
 - RegisterStatusNotifierHost(s service) and the property
   IsStatusNotifierHostRegistered (parameter "host", default true).
+- DropItem, below: what GNOME's AppIndicator extension's watcher does
+  when it destroys an indicator whose name is still on the bus.
 
 Control methods for tests (org.freedesktop.DBus.Mock on /StatusNotifierWatcher):
 
   SetHostRegistered(b)   flips IsStatusNotifierHostRegistered and sends
                          StatusNotifierHostRegistered / ...Unregistered
   GetRegistrations() -> a(ss)   every registration so far: (sender, argument)
+  DropItem(s item)       the item unlisted and StatusNotifierItemUnregistered
+                         sent for it, its name still on the bus: as
+                         gnome-shell-extension-appindicator's
+                         statusNotifierWatcher.js _onIndicatorDestroyed does
+                         after appIndicator.js _setupProxy failed
 '''
 
 import dbus
@@ -83,3 +90,11 @@ def SetHostRegistered(self, registered):
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='a(ss)')
 def GetRegistrations(self):
     return dbus.Array(self.sni_registrations, signature='(ss)')
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
+def DropItem(self, item):
+    if item in self.sni_items:
+        self.sni_items.remove(item)
+        _set_items(self)
+    self.EmitSignal(MAIN_IFACE, 'StatusNotifierItemUnregistered', 's', [item])

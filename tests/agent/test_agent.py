@@ -385,6 +385,73 @@ def test_item_reregisters_after_the_watcher_restarts(desk, helper, lab):
     assert [r[1] for r in second.mock('GetRegistrations')[0]] == [agent.item_name]
 
 
+def test_item_registers_again_when_the_watcher_drops_it_three_times_at_most(desk, helper, lab):
+    # GNOME's AppIndicator extension 46 drops about one item in three as it
+    # takes it in (tests/desktop/README.md): without a new registration the
+    # session has no icon.
+    watcher = desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+
+    def registrations():
+        return [r[1] for r in watcher.mock('GetRegistrations')[0]]
+    for n in range(2, 5):
+        watcher.mock('DropItem', 's', (agent.item_name,))
+        wait_until(lambda: len(registrations()) == n, SETTLE, what=f'registration {n}')
+        assert agent.item_name in desk.registered_items()
+    watcher.mock('DropItem', 's', (agent.item_name,))
+    wait_until(lambda: 'it stays dropped' in agent.log(), SETTLE, what='the agent to give up')
+    assert registrations() == [agent.item_name] * 4
+    assert agent.item_name not in desk.registered_items()
+    # Dropped for good, it falls back to notifications: the tray is hidden.
+    wait_until(lambda: 'Tray: hidden' in agent.log(), SETTLE, what='the tray hidden')
+
+
+def test_another_items_drop_and_a_forged_one_change_nothing(desk, helper, lab):
+    watcher = desk.start_watcher()
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    agent.wait_state(GRANTED)
+    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    watcher.mock('DropItem', 's', ('org.kde.StatusNotifierItem-1-1',))
+    # The same signal from someone who is not the watcher.
+    desk.bus.client.conn.emit_signal(None, '/StatusNotifierWatcher',
+                                     'org.kde.StatusNotifierWatcher',
+                                     'StatusNotifierItemUnregistered',
+                                     GLib.Variant('(s)', (agent.item_name,)))
+    desk.bus.client.conn.flush_sync(None)
+    time.sleep(1.0)
+    assert [r[1] for r in watcher.mock('GetRegistrations')[0]] == [agent.item_name]
+    assert 'dropped' not in agent.log()
+
+
+def test_item_names_the_state_and_the_reason_for_screen_readers(desk, helper, lab):
+    # GNOME's AppIndicator extension names the icon from IconAccessibleDesc
+    # (AttentionAccessibleDesc in NeedsAttention) and reads them again on
+    # NewIcon / NewAttentionIcon.
+    desk.start_watcher()
+    lab.polkit.set_allowed([])
+    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+    props = agent.wait_item(lambda p: p['Status'] == 'NeedsAttention', 'the refusal')
+    assert props['IconAccessibleDesc'] == 'VM console: not yours: ' + reason(props)
+    assert 'polkit' in props['IconAccessibleDesc']
+    assert props['AttentionAccessibleDesc'] == props['IconAccessibleDesc']
+    owner = desk.bus.client.name_owner(agent.item_name)
+    mark = desk.bus.client.mark()
+    lab.polkit.set_allowed([ACTION_GRANT])
+    lab.helper.stop()
+    props = agent.wait_state(UNAVAILABLE)
+    assert props['IconAccessibleDesc'] == \
+        'VM console: gate unavailable: the seatgate helper is not running'
+    lab.start_helper()
+    props = agent.wait_state(GRANTED)
+    assert props['IconAccessibleDesc'] == 'VM console: yours (port 5930)'
+    assert props['AttentionAccessibleDesc'] == props['IconAccessibleDesc']
+    wait_until(lambda: len([s for s in desk.bus.client.find_signals(
+        member='NewAttentionIcon', interface='org.kde.StatusNotifierItem', since=mark)
+        if s.sender == owner]) >= 2, SETTLE, what='NewAttentionIcon at each change')
+
+
 def test_menu_offers_what_the_user_can_use(desk, helper, lab):
     desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
