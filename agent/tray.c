@@ -260,13 +260,21 @@ on_register_reply (GObject *source, GAsyncResult *result, gpointer user_data)
   tray_check_host (tray);
 }
 
+/* By object path, as Ayatana's items do (every watcher takes it: the item
+ * is the caller's connection and that path), not by the well-known name:
+ * GNOME's AppIndicator extension 46 watches a well-known name
+ * (appIndicator.js AppIndicator's constructor: a NameWatcher when the id
+ * is the service), and that watch's first "changed" resets the proxy's Id
+ * and Menu (_nameOwnerChanged, _resetNeededProperties) while the proxy
+ * reads them: the indicator is then dropped, or stays without a menu and
+ * never shows (in 58 desktop tests by name, one stuck, several dropped). */
 static void
 tray_register (SgTray *tray)
 {
   if (!tray->name_owned || tray->watcher == NULL)
     return;
   g_dbus_connection_call (tray->bus, tray->watcher, WATCHER_PATH, WATCHER_IFACE,
-                          "RegisterStatusNotifierItem", g_variant_new ("(s)", tray->bus_name), NULL,
+                          "RegisterStatusNotifierItem", g_variant_new ("(s)", SG_TRAY_PATH), NULL,
                           G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, tray->cancellable, on_register_reply,
                           tray);
 }
@@ -287,11 +295,27 @@ on_host_signal (GDBusConnection *bus, const char *sender, const char *path, cons
 /* GNOME's AppIndicator extension 46 drops an item whose proxy came up
  * without Id or Menu (util.js queueProxyPropertyUpdate throws, and
  * appIndicator.js _setupProxy destroys the indicator): its watcher then
- * sends StatusNotifierItemUnregistered with the item's id while the item's
- * name is still on the bus (statusNotifierWatcher.js _onIndicatorDestroyed;
- * the id is the service registered, util.js indicatorId). The icon is gone
- * for the session unless the item registers again. Other watchers send it
- * only when the item's name left the bus, which is not the case here. */
+ * sends StatusNotifierItemUnregistered with the item's id while the item is
+ * still on the bus (statusNotifierWatcher.js _onIndicatorDestroyed; the id
+ * is util.js indicatorId's "UNIQUE@PATH" for an item registered by path;
+ * KDE's, Xfce's and waybar's watchers name one "UNIQUE/PATH"). The icon is
+ * gone for the session unless the item registers again. Other watchers
+ * send it only when the item's connection left the bus. */
+static gboolean
+names_our_item (SgTray *tray, const char *item)
+{
+  const char *unique = g_dbus_connection_get_unique_name (tray->bus);
+  gsize n = unique != NULL ? strlen (unique) : 0;
+
+  if (g_str_equal (item, tray->bus_name)
+      || (g_str_has_prefix (item, tray->bus_name) && item[strlen (tray->bus_name)] == '/'))
+    return TRUE;
+  if (n == 0 || strncmp (item, unique, n) != 0)
+    return FALSE;
+  return g_str_equal (item + n, SG_TRAY_PATH)
+         || (item[n] == '@' && g_str_equal (item + n + 1, SG_TRAY_PATH));
+}
+
 static void
 on_item_unregistered (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
                       const char *signal, GVariant *params, gpointer user_data)
@@ -304,8 +328,7 @@ on_item_unregistered (GDBusConnection *bus, const char *sender, const char *path
   g_variant_get (params, "(&s)", &item);
   /* From the current watcher only, about our name while we still own it. */
   if (tray->watcher == NULL || g_strcmp0 (sender, tray->watcher) != 0 || !tray->name_owned
-      || !(g_str_equal (item, tray->bus_name)
-           || (g_str_has_prefix (item, tray->bus_name) && item[strlen (tray->bus_name)] == '/')))
+      || !names_our_item (tray, item))
     return;
   if (tray->reregistered >= REREGISTER_MAX)
     {

@@ -287,6 +287,13 @@ class Agent:
     def item_name(self):
         return f'org.kde.StatusNotifierItem-{self.pid}-1'
 
+    @property
+    def watcher_id(self):
+        '''How a watcher lists the item: the agent registers it by path
+        (agent/tray.c tray_register), so as its connection + path.'''
+        owner = self.desk.bus.client.name_owner(self.item_name)
+        return f'{owner}{SNI_PATH}' if owner else None
+
     def item_props(self):
         try:
             return self.desk.bus.client.get_all(self.item_name, SNI_PATH, SNI_IFACE)

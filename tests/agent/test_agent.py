@@ -318,10 +318,10 @@ def test_item_registers_with_the_watcher(desk, helper, lab):
     watcher = desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     props = agent.wait_state(GRANTED)
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE,
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE,
                what='the item to register')
     owner = desk.bus.client.name_owner(agent.item_name)
-    assert (owner, agent.item_name) in [tuple(r) for r in watcher.mock('GetRegistrations')[0]]
+    assert (owner, '/StatusNotifierItem') in [tuple(r) for r in watcher.mock('GetRegistrations')[0]]
     assert props['Id'] == 'seatgate-agent'
     assert props['Category'] == 'SystemServices'
     assert props['Menu'] == '/MenuBar'
@@ -376,13 +376,13 @@ def test_item_reregisters_after_the_watcher_restarts(desk, helper, lab):
     first = desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state(GRANTED)
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE, what='registration')
 
     first.stop()
     second = desk.start_watcher()
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE,
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE,
                what='registration with the new watcher')
-    assert [r[1] for r in second.mock('GetRegistrations')[0]] == [agent.item_name]
+    assert [r[1] for r in second.mock('GetRegistrations')[0]] == ['/StatusNotifierItem']
 
 
 def test_item_registers_again_when_the_watcher_drops_it_three_times_at_most(desk, helper, lab):
@@ -392,18 +392,18 @@ def test_item_registers_again_when_the_watcher_drops_it_three_times_at_most(desk
     watcher = desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state(GRANTED)
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE, what='registration')
 
     def registrations():
         return [r[1] for r in watcher.mock('GetRegistrations')[0]]
     for n in range(2, 5):
-        watcher.mock('DropItem', 's', (agent.item_name,))
+        watcher.mock('DropItem', 's', (agent.watcher_id,))
         wait_until(lambda: len(registrations()) == n, SETTLE, what=f'registration {n}')
-        assert agent.item_name in desk.registered_items()
-    watcher.mock('DropItem', 's', (agent.item_name,))
+        assert agent.watcher_id in desk.registered_items()
+    watcher.mock('DropItem', 's', (agent.watcher_id,))
     wait_until(lambda: 'it stays dropped' in agent.log(), SETTLE, what='the agent to give up')
-    assert registrations() == [agent.item_name] * 4
-    assert agent.item_name not in desk.registered_items()
+    assert registrations() == ['/StatusNotifierItem'] * 4
+    assert agent.watcher_id not in desk.registered_items()
     # Dropped for good, it falls back to notifications: the tray is hidden.
     wait_until(lambda: 'Tray: hidden' in agent.log(), SETTLE, what='the tray hidden')
 
@@ -412,16 +412,16 @@ def test_another_items_drop_and_a_forged_one_change_nothing(desk, helper, lab):
     watcher = desk.start_watcher()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state(GRANTED)
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE, what='registration')
     watcher.mock('DropItem', 's', ('org.kde.StatusNotifierItem-1-1',))
     # The same signal from someone who is not the watcher.
     desk.bus.client.conn.emit_signal(None, '/StatusNotifierWatcher',
                                      'org.kde.StatusNotifierWatcher',
                                      'StatusNotifierItemUnregistered',
-                                     GLib.Variant('(s)', (agent.item_name,)))
+                                     GLib.Variant('(s)', (agent.watcher_id,)))
     desk.bus.client.conn.flush_sync(None)
     time.sleep(1.0)
-    assert [r[1] for r in watcher.mock('GetRegistrations')[0]] == [agent.item_name]
+    assert [r[1] for r in watcher.mock('GetRegistrations')[0]] == ['/StatusNotifierItem']
     assert 'dropped' not in agent.log()
 
 
@@ -721,7 +721,7 @@ def test_watcher_appearing_takes_over_from_notifications(desk, helper, lab):
     wait_until(lambda: len(desk.notifications_sent()) == 1, SETTLE, what='the first notification')
 
     watcher = desk.start_watcher()
-    wait_until(lambda: agent.item_name in desk.registered_items(), SETTLE, what='registration')
+    wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE, what='registration')
     switch_away(lab)
     agent.wait_state(DENIED)
     # The tray shows this change; then the tray goes and the next change is
@@ -739,7 +739,7 @@ def test_watcher_without_a_host_falls_back_to_notifications(desk, helper, lab):
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     sent = wait_until(desk.notifications_sent, SETTLE, what='a notification')
     assert sent[0][0] == 'VM console: yours (port 5930)'
-    assert agent.item_name in desk.registered_items()
+    assert agent.watcher_id in desk.registered_items()
 
     # The host's coming and going (session bus) and the switches (system
     # bus) reach the agent in no set order: each is awaited in its log.
