@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """vm/desktop-trixie: a real display manager session (issue 13).
-  desktoptest.py [--desktop xfce|gnome] --build DIR --out DIR
+  desktoptest.py [--desktop xfce|gnome|plasma] --build DIR --out DIR
 A Debian 13 guest (the VM suite's machine, vmtest.py, plus the desktop's
 package list, made an autologin machine by its desktop/setup-* script;
 cached like the suite's images) boots with a display (QEMU -vga std); the
 display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
 into GNOME 48 on Wayland with the AppIndicator extension, a trial by hand,
 not a meson test: under TCG the agent is started and granted, then GNOME
-Shell dies of SIGSEGV before its tray shows, and GDM aborts), the session starts seatgate-agent from the package's XDG autostart
+Shell dies of SIGSEGV before its tray shows, and GDM aborts; plasma: SDDM
+into Plasma 6's X11 session, kwin_x11, a trial by hand), the session starts
+seatgate-agent from the package's XDG autostart
 entry, and guest/desktop_driver.py checks her session, the agent and her
 grant, then revokes it. What is on the real screen is this side's to see: on the
 guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
@@ -42,6 +44,8 @@ DESKTOPS = {
              'lists': ('packages-trixie.txt', 'packages-desktop-trixie.txt'), 'setup': 'desktop/setup-lightdm'},
     'gnome': {'name': 'desktop-gnome-trixie', 'title': 'GDM and GNOME',
               'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'), 'setup': 'desktop/setup-gdm'},
+    'plasma': {'name': 'desktop-plasma-trixie', 'title': 'SDDM and KDE Plasma',
+               'lists': ('packages-trixie.txt', 'packages-desktop-plasma-trixie.txt'), 'setup': 'desktop/setup-sddm'},
 }
 TIMEOUT = int(os.environ.get('SEATGATE_VM_DESKTOP_TIMEOUT', '600'))
 
@@ -59,10 +63,24 @@ MAX_ICON = 64      # px: the colour must be one icon, not a stretch of screen
 # from row 33 down): it must not count as the icon in the tray, so only an
 # icon wholly within these rows does.
 TOP_PANEL = (0, 0, 10 ** 6, 30)
+# Plasma's default panel is at the bottom (44 px high, floating a few px
+# above the edge since Plasma 6), its system tray at the right; a
+# notification with the same icon pops up above it. The tray is in the
+# bottom PLASMA_PANEL rows.
+PLASMA_PANEL = 60
 
 
-def in_top_panel(box):
-    return box is not None and box[1] >= TOP_PANEL[1] and box[3] < TOP_PANEL[3] - 1
+def tray_area(desktop, image):
+    """The rows of the screen the desktop's tray is in (a box)."""
+    if desktop == 'plasma':
+        return (0, image.height - PLASMA_PANEL, 10 ** 6, image.height)
+    return TOP_PANEL
+
+
+def in_tray_area(box, area):
+    return box is not None and box[1] >= area[1] and box[3] < area[3] - 1
+
+
 EVERY = 0.5        # s between screendumps: nothing signals "drawn"
 
 
@@ -129,9 +147,10 @@ class Screen(threading.Thread):
     {"screen": STATE} with what the screendumps showed. QEMU connects to
     both sockets as a client when it starts, so the accepts are the wait.'''
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, desktop):
         super().__init__(daemon=True)
         self.dir = run_dir
+        self.desktop = desktop
         self.listeners = {}
         for name in ('qmp', 'ctl'):
             path = os.path.join(run_dir, f'{name}.sock')
@@ -215,12 +234,14 @@ class Screen(threading.Thread):
                     dark, _ = screen.find_colour(image, (0, 0, 0), 16)
                     if image.width * image.height - dark >= image.width * image.height // 100:
                         drawn.append(time.monotonic())
-                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)
-                icon = in_top_panel(box) and box[2] - box[0] <= MAX_ICON
+                area = tray_area(self.desktop, image)
+                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, area)
+                icon = in_tray_area(box, area) and box[2] - box[0] <= MAX_ICON
                 return n >= MIN_PIXELS and icon, f'{n} green px in {box} of {image.width}x{image.height}'
             ok, detail, image, took, at = self.watch(timeout, seen, 'screen-granted-first.png')
             if ok:
-                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)[1]
+                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL,
+                                                   tray_area(self.desktop, image))[1]
             path = self.keep(image, 'screen-granted.png' if ok else 'screen-granted-missing.png')
             measured = {'host_grant_asked_to_icon_on_screen_s': round(took, 2)}
             if drawn:  # at the first screendump already, if it was up before the guest asked
@@ -335,7 +356,7 @@ def main():
     tap.measured('install_and_disk_s', round(time.monotonic() - t, 1), 's')
 
     vmtest.QEMU_TIMEOUT = TIMEOUT
-    watcher = Screen(out_dir)
+    watcher = Screen(out_dir, args.desktop)
     watcher.start()
     wall, killed, rc, qemu_out, console, results = vmtest.boot(out_dir, kernel, initrd, img, accel,
                                                                extra=watcher.qemu_args())
