@@ -293,7 +293,12 @@ def screen(ctx, state, what):
     return bool(reply.get('ok')), f'{what}: {reply.get("detail", "(no detail from the host)")}'
 
 
-@check(f'the granted icon (green, #2e9e4f) is drawn in {SHELL}\'s tray on the real screen (QMP screendump)',
+# Plasma's tray draws the -symbolic icons (one ink colour): the sign tells.
+GRANTED_LOOK = 'green, #2e9e4f' if DESKTOP != 'plasma' else 'symbolic, its tick'
+DENIED_LOOK = 'grey, #6b7580' if DESKTOP != 'plasma' else 'symbolic, its no-entry sign'
+
+
+@check(f'the granted icon ({GRANTED_LOOK}) is drawn in {SHELL}\'s tray on the real screen (QMP screendump)',
        SCREEN_WITHIN + 20)
 def screen_granted(ctx):
     if not ctx.results.get('agent_granted'):
@@ -316,8 +321,8 @@ def revoke(ctx):
             f'{tuple(e["args"]) if e else " not seen"}; grants now {status.get("grants")}', evidence())
 
 
-@check('after the revoke the tray shows the denied icon (grey, #6b7580) in the granted one\'s rows of the panel, '
-       'and no green there (QMP screendump)', SCREEN_WITHIN + 20)
+@check(f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in the granted one\'s rows of the panel, '
+       f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)', SCREEN_WITHIN + 20)
 def screen_denied(ctx):
     if not ctx.results.get('revoke') or not ctx.results.get('screen_granted'):
         return False, 'no revoke after a granted icon on screen: nothing to compare'
