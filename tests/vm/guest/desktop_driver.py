@@ -321,8 +321,9 @@ def revoke(ctx):
             f'{tuple(e["args"]) if e else " not seen"}; grants now {status.get("grants")}', evidence())
 
 
-@check(f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in the granted one\'s rows of the panel, '
-       f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)', SCREEN_WITHIN + 20)
+@check(f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in '
+       + ('the granted one\'s rows of the panel, ' if DESKTOP != 'plasma' else 'Plasma\'s panel, ')
+       + f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)', SCREEN_WITHIN + 20)
 def screen_denied(ctx):
     if not ctx.results.get('revoke') or not ctx.results.get('screen_granted'):
         return False, 'no revoke after a granted icon on screen: nothing to compare'
