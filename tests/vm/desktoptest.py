@@ -8,7 +8,8 @@ display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
 into GNOME 48 on Wayland with the AppIndicator extension, a trial by hand,
 not a meson test: under TCG the agent is started and granted, then GNOME
 Shell dies of SIGSEGV before its tray shows, and GDM aborts; plasma: SDDM
-into Plasma 6's X11 session, kwin_x11, a trial by hand), the session starts
+into Plasma 6's X11 session, kwin_x11, the meson test
+vm/desktop-plasma-trixie), the session starts
 seatgate-agent from the package's XDG autostart
 entry, and guest/desktop_driver.py checks her session, the agent and her
 grant, then revokes it. What is on the real screen is this side's to see: on the
