@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """vm/desktop-trixie: a real display manager session (issue 13).
-  desktoptest.py [--desktop xfce|gnome] --build DIR --out DIR
+  desktoptest.py [--desktop xfce|gnome|plasma] --build DIR --out DIR
 A Debian 13 guest (the VM suite's machine, vmtest.py, plus the desktop's
 package list, made an autologin machine by its desktop/setup-* script;
 cached like the suite's images) boots with a display (QEMU -vga std); the
 display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
 into GNOME 48 on Wayland with the AppIndicator extension, a trial by hand,
 not a meson test: under TCG the agent is started and granted, then GNOME
-Shell dies of SIGSEGV before its tray shows, and GDM aborts), the session starts seatgate-agent from the package's XDG autostart
+Shell dies of SIGSEGV before its tray shows, and GDM aborts; plasma: SDDM
+into Plasma 6's X11 session, kwin_x11, the meson test
+vm/desktop-plasma-trixie), the session starts
+seatgate-agent from the package's XDG autostart
 entry, and guest/desktop_driver.py checks her session, the agent and her
 grant, then revokes it. What is on the real screen is this side's to see: on the
 guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
@@ -42,6 +45,8 @@ DESKTOPS = {
              'lists': ('packages-trixie.txt', 'packages-desktop-trixie.txt'), 'setup': 'desktop/setup-lightdm'},
     'gnome': {'name': 'desktop-gnome-trixie', 'title': 'GDM and GNOME',
               'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'), 'setup': 'desktop/setup-gdm'},
+    'plasma': {'name': 'desktop-plasma-trixie', 'title': 'SDDM and KDE Plasma',
+               'lists': ('packages-trixie.txt', 'packages-desktop-plasma-trixie.txt'), 'setup': 'desktop/setup-sddm'},
 }
 TIMEOUT = int(os.environ.get('SEATGATE_VM_DESKTOP_TIMEOUT', '600'))
 
@@ -59,10 +64,88 @@ MAX_ICON = 64      # px: the colour must be one icon, not a stretch of screen
 # from row 33 down): it must not count as the icon in the tray, so only an
 # icon wholly within these rows does.
 TOP_PANEL = (0, 0, 10 ** 6, 30)
+# Plasma's default panel is at the bottom (44 px high, floating a few px
+# above the edge since Plasma 6), its system tray at the right; a
+# notification with the same icon pops up above it. The tray is in the
+# bottom PLASMA_PANEL rows.
+PLASMA_PANEL = 60
 
 
-def in_top_panel(box):
-    return box is not None and box[1] >= TOP_PANEL[1] and box[3] < TOP_PANEL[3] - 1
+def tray_area(desktop, image):
+    """The rows of the screen the desktop's tray is in (a box)."""
+    if desktop == 'plasma':
+        return (0, image.height - PLASMA_PANEL, 10 ** 6, image.height)
+    return TOP_PANEL
+
+
+def in_tray_area(box, area):
+    return box is not None and box[1] >= area[1] and box[3] < area[3] - 1
+
+
+# Plasma's tray draws the agent's -symbolic icons (measured: the granted
+# one in the SVGs' own #2e3436, not recoloured), so colour tells the states
+# apart no more: their shapes do. The symbolic icons' screens hold a sign cut
+# out of the ink: the tick (granted) is lopsided, the no-entry bar (denied)
+# symmetric about the icon's middle. Mirrored holes over holes, rendered from
+# data/icons at 16-32 px: granted 0.50-0.65, unavailable 0.73-0.80, denied
+# 1.0; on the real screen (Plasma 6.3, 18x17 px) granted 0.57.
+SYMBOLIC_RGB, SYMBOLIC_TOL = (0x2e, 0x34, 0x36), 12
+SYMBOLIC_MIN = 80        # ink px: the solid screen and stand of a 16 px icon hold 130
+GRANTED_SYMMETRY = 0.68  # at most, for the tick
+DENIED_SYMMETRY = 0.9    # at least, for the no-entry sign
+
+
+def ink_clusters(image, area):
+    """Boxes (x0, y0, x1, y1, ink px) of runs of columns of area that hold
+    the symbolic icons' ink, a gap of 2 columns or more between runs."""
+    x0, y0, x1, y1 = area
+    found, cur = [], None
+    for x in range(max(0, x0), min(x1, image.width)):
+        n, box = screen.find_colour(image, SYMBOLIC_RGB, SYMBOLIC_TOL, (x, y0, x + 1, y1))
+        if not n:
+            continue
+        if cur and x - cur[2] <= 2:
+            cur = [cur[0], min(cur[1], box[1]), x + 1, max(cur[3], box[3]), cur[4] + n]
+        else:
+            if cur:
+                found.append(tuple(cur))
+            cur = [x, box[1], x + 1, box[3], n]
+    if cur:
+        found.append(tuple(cur))
+    return found
+
+
+def symbolic_sign(image, cluster):
+    """(holes, symmetry) of a symbolic icon: the pixels that are not ink in
+    its screen (the top 11 of its 14 rows, within its frame), and the share
+    of them whose mirror image about the icon's middle is a hole too."""
+    x0, y0, x1, y1, _ = cluster
+    body = y0 + (y1 - y0) * 11 // 14
+    holes = {(x, y) for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, body - 1)
+             if sum(image.pixel(x, y)) >= 400}  # lighter than mid-grey: the panel shows through
+    mirrored = sum(1 for (x, y) in holes if (x0 + x1 - 1 - x, y) in holes)
+    return len(holes), (mirrored / len(holes) if holes else 0.0)
+
+
+def symbolic_icons(image, area):
+    """The symbolic icons of the agent in area: [(state, box, holes, symmetry)],
+    state 'granted', 'denied' or None (an icon-sized cluster of its ink with
+    neither sign)."""
+    icons = []
+    for c in ink_clusters(image, area):
+        w, h = c[2] - c[0], c[3] - c[1]
+        if c[4] < SYMBOLIC_MIN or not (10 <= w <= MAX_ICON and 10 <= h <= MAX_ICON):
+            continue
+        holes, symmetry = symbolic_sign(image, c)
+        state = None
+        if holes >= 10 and symmetry <= GRANTED_SYMMETRY:
+            state = 'granted'
+        elif holes >= 10 and symmetry >= DENIED_SYMMETRY:
+            state = 'denied'
+        icons.append((state, c[:4], holes, round(symmetry, 2)))
+    return icons
+
+
 EVERY = 0.5        # s between screendumps: nothing signals "drawn"
 
 
@@ -129,9 +212,10 @@ class Screen(threading.Thread):
     {"screen": STATE} with what the screendumps showed. QEMU connects to
     both sockets as a client when it starts, so the accepts are the wait.'''
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, desktop):
         super().__init__(daemon=True)
         self.dir = run_dir
+        self.desktop = desktop
         self.listeners = {}
         for name in ('qmp', 'ctl'):
             path = os.path.join(run_dir, f'{name}.sock')
@@ -204,6 +288,8 @@ class Screen(threading.Thread):
     def answer(self, request):
         state = request.get('screen')
         timeout = float(request.get('timeout', 120))
+        if self.desktop == 'plasma':
+            return self.answer_symbolic(state, timeout)
         if state == 'granted':
             drawn = []
 
@@ -215,12 +301,14 @@ class Screen(threading.Thread):
                     dark, _ = screen.find_colour(image, (0, 0, 0), 16)
                     if image.width * image.height - dark >= image.width * image.height // 100:
                         drawn.append(time.monotonic())
-                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)
-                icon = in_top_panel(box) and box[2] - box[0] <= MAX_ICON
+                area = tray_area(self.desktop, image)
+                n, box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, area)
+                icon = in_tray_area(box, area) and box[2] - box[0] <= MAX_ICON
                 return n >= MIN_PIXELS and icon, f'{n} green px in {box} of {image.width}x{image.height}'
             ok, detail, image, took, at = self.watch(timeout, seen, 'screen-granted-first.png')
             if ok:
-                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL, TOP_PANEL)[1]
+                self.icon_box = screen.find_colour(image, GRANTED_RGB, GRANTED_TOL,
+                                                   tray_area(self.desktop, image))[1]
             path = self.keep(image, 'screen-granted.png' if ok else 'screen-granted-missing.png')
             measured = {'host_grant_asked_to_icon_on_screen_s': round(took, 2)}
             if drawn:  # at the first screendump already, if it was up before the guest asked
@@ -252,6 +340,48 @@ class Screen(threading.Thread):
             return {'ok': ok, 'measured': {'host_revoke_asked_to_denied_on_screen_s': round(took, 2)},
                     'detail': f'{"seen" if ok else "not seen"} after {took:.1f} s: {detail}; screenshot {path}'}
         return {'ok': False, 'detail': f'the host does not know the screen state {state!r}'}
+
+    def answer_symbolic(self, state, timeout):
+        """Plasma: the tray's symbolic icon, told apart by its sign (the
+        tick, then after the revoke the no-entry bar in the panel)."""
+        if state not in ('granted', 'denied'):
+            return {'ok': False, 'detail': f'the host does not know the screen state {state!r}'}
+        if state == 'denied' and self.icon_box is None:
+            return {'ok': False, 'detail': 'the granted icon was never seen, so there is no place to look'}
+        drawn = []
+
+        def seen(image):
+            # The whole panel for both: it is drawn full width at the
+            # bottom edge first, then floats 8 px higher (measured: the
+            # granted icon at rows 771-788, the denied one later at 763-780).
+            area = tray_area(self.desktop, image)
+            if not drawn:
+                dark, _ = screen.find_colour(image, (0, 0, 0), 16)
+                if image.width * image.height - dark >= image.width * image.height // 100:
+                    drawn.append(time.monotonic())
+            icons = symbolic_icons(image, area)
+            mine = [i for i in icons if i[0] == state]
+            other = [i for i in icons if i[0] not in (state, None)]
+            ok = len(mine) == 1 and not other and in_tray_area(mine[0][1], area)
+            if ok and state == 'granted':
+                self.icon_box = mine[0][1]
+            return ok, (f'icons of the symbolic ink in rows {area[1]}-{area[3]} '
+                        f'(state, box, holes, mirrored share): {icons}')
+        first = 'screen-granted-first.png' if state == 'granted' else None
+        ok, detail, image, took, at = self.watch(timeout, seen, first)
+        path = self.keep(image, f'screen-{state}.png' if ok else f'screen-{state}-missing.png')
+        if state == 'granted':
+            measured = {'host_grant_asked_to_icon_on_screen_s': round(took, 2)}
+            if drawn:
+                measured['host_qemu_start_to_desktop_drawn_s'] = round(drawn[0] - self.t0, 1)
+                measured['host_desktop_drawn_to_icon_on_screen_s'] = round(at - drawn[0], 2)
+            if ok:
+                measured['host_qemu_start_to_icon_on_screen_s'] = round(at - self.t0, 1)
+        else:
+            measured = {'host_revoke_asked_to_denied_on_screen_s': round(took, 2)}
+        return {'ok': ok, 'measured': measured,
+                'detail': f'{"seen" if ok else "not seen"} after {took:.1f} s ({self.shots} screendumps so far): '
+                          f'{detail}; screenshot {path}'}
 
 
 def main():
@@ -335,7 +465,7 @@ def main():
     tap.measured('install_and_disk_s', round(time.monotonic() - t, 1), 's')
 
     vmtest.QEMU_TIMEOUT = TIMEOUT
-    watcher = Screen(out_dir)
+    watcher = Screen(out_dir, args.desktop)
     watcher.start()
     wall, killed, rc, qemu_out, console, results = vmtest.boot(out_dir, kernel, initrd, img, accel,
                                                                extra=watcher.qemu_args())

@@ -2,10 +2,11 @@
 """vm/desktop-trixie's checks inside the guest, run as root by
 sg-vmtest-desktop.service from early boot on, while the display manager
 logs alice in by itself (desktop.json, written by desktoptest.py: xfce,
-LightDM into Xfce; gnome, GDM into GNOME). Nothing here starts the agent:
+LightDM into Xfce; gnome, GDM into GNOME; plasma, SDDM into Plasma on
+X11). Nothing here starts the agent:
 the check is that the session did, from the package's /etc/xdg/autostart
 entry (xfce4-session itself; gnome-session through systemd's
-xdg-autostart-generator, a unit of her user manager).
+xdg-autostart-generator, a unit of her user manager; Plasma 6 likewise).
 What only the host can see (the real screen, by QMP screendump) is asked
 for on the virtio port sg.ctl: the guest says what should be on screen now,
 the host answers what it saw. Results go to the second serial port as the
@@ -45,7 +46,9 @@ DESKTOP = _desktop()
 DM = {'xfce': {'service': 'lightdm-autologin', 'types': ('x11',), 'name': 'LightDM', 'desktop': 'Xfce',
                'unit': 'lightdm'},
       'gnome': {'service': 'gdm-autologin', 'types': ('wayland', 'x11'), 'name': 'GDM', 'desktop': 'GNOME',
-                'unit': 'gdm'}}[DESKTOP]
+                'unit': 'gdm'},
+      'plasma': {'service': 'sddm-autologin', 'types': ('x11',), 'name': 'SDDM', 'desktop': 'Plasma',
+                 'unit': 'sddm'}}[DESKTOP]
 # s: under TCG, LightDM's autologin into Xfce was measured at 55-115 s after
 # the kernel started (the later on a machine loaded 5x over its 2 cores);
 # the bounds leave room for a loaded CI machine. GNOME is given longer.
@@ -163,6 +166,12 @@ def evidence(extra=''):
              + sh(f'journalctl -b _UID={ALICE} -o short-monotonic --no-pager -n 40')[1],
              # LightDM's session wrapper sends the session's output there.
              f'$ tail /home/alice/.xsession-errors\n{sh("tail -n 30 /home/alice/.xsession-errors")[1]}']
+    if DESKTOP == 'plasma':
+        # SDDM sends the session's output to a log of its own; Plasma's
+        # parts run as units of her user manager.
+        parts += [f'$ tail {SDDM_LOG}\n{sh(f"tail -n 30 {SDDM_LOG}")[1]}',
+                  '$ systemctl --user list-units (alice)\n' + sh(f'{AS_ALICE} systemctl --user list-units '
+                                                                   '--no-legend --no-pager --all "plasma-*" "app-*"')[1]]
     return '\n'.join(parts + ([extra] if extra else []))
 
 
@@ -201,6 +210,23 @@ def session_up(ctx):
             f'desktop {desktop or "(none)"}, created {created:.1f} s after boot')
 
 
+SDDM_LOG = '/home/alice/.local/share/sddm/xorg-session.log'
+AS_ALICE = f'runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/{ALICE}'
+AGENT_UNIT = 'app-seatgate\\x2dagent@autostart.service'
+
+
+def started_by_plasma(pid, chain, cgroup, env, sid):
+    '''Plasma 6 starts with systemd (startplasma's plasma-workspace.target):
+    the autostart entries are units that systemd-xdg-autostart-generator
+    made of them in her user manager, started by xdg-desktop-autostart.target.'''
+    unit = cgroup.rsplit('/', 1)[-1]
+    in_unit = cgroup.endswith(f'/user@{ALICE}.service/app.slice/{AGENT_UNIT}')
+    source = sh(f'{AS_ALICE} systemctl --user show -p SourcePath --value \'{AGENT_UNIT}\'')[1].strip()
+    ok = in_unit and source == AUTOSTART and env.get('XDG_SESSION_ID') == sid
+    return ok, (f'{" < ".join(chain)}; cgroup {cgroup}; unit {unit} made from {source or "(nothing)"}; '
+                f'XDG_SESSION_ID {env.get("XDG_SESSION_ID")} (session {sid})')
+
+
 def started_by_session(pid, chain, cgroup, env, sid):
     '''(ok, how): the agent was started by alice's desktop session from the
     autostart entry, not by anyone else.'''
@@ -209,6 +235,8 @@ def started_by_session(pid, chain, cgroup, env, sid):
         ok = cgroup.endswith(f'/session-{sid}.scope') and len(chain) > 1 and chain[1].startswith('xfce4-session[') \
             and env.get('XDG_SESSION_ID') == sid
         return ok, f'{" < ".join(chain)}; cgroup {cgroup}; XDG_SESSION_ID {env.get("XDG_SESSION_ID")} (session {sid})'
+    if DESKTOP == 'plasma':
+        return started_by_plasma(pid, chain, cgroup, env, sid)
     # gnome-session launches each entry itself, into a scope of her user
     # manager named after the entry's desktop file id
     # (app-gnome-seatgate\x2dagent-PID.scope).
@@ -217,12 +245,14 @@ def started_by_session(pid, chain, cgroup, env, sid):
     return ok, f'{" < ".join(chain)}; cgroup {cgroup}; scope {unit}'
 
 
-SHELL = {'xfce': 'xfce4-panel', 'gnome': 'gnome-shell'}[DESKTOP]
+SHELL = {'xfce': 'xfce4-panel', 'gnome': 'gnome-shell', 'plasma': 'plasmashell'}[DESKTOP]
 
 
 @check(f'{DM["desktop"]}\'s session starts seatgate-agent from the package\'s {AUTOSTART} '
-       + ('(xfce4-session, in alice\'s session scope with its XDG_SESSION_ID)' if DESKTOP == 'xfce' else
-          '(gnome-session: a scope of alice\'s user manager named after the entry)')
+       + {'xfce': '(xfce4-session, in alice\'s session scope with its XDG_SESSION_ID)',
+          'gnome': '(gnome-session: a scope of alice\'s user manager named after the entry)',
+          'plasma': f'(systemd-xdg-autostart-generator\'s {AGENT_UNIT} of alice\'s user manager, '
+                    'with her session\'s XDG_SESSION_ID)'}[DESKTOP]
        + ', and alice is granted the port (Granted signal; seatgatectl status --json)', GRANT_WITHIN + 20)
 def agent_granted(ctx):
     if not getattr(ctx, 'sid', None):
@@ -263,7 +293,12 @@ def screen(ctx, state, what):
     return bool(reply.get('ok')), f'{what}: {reply.get("detail", "(no detail from the host)")}'
 
 
-@check(f'the granted icon (green, #2e9e4f) is drawn in {SHELL}\'s tray on the real screen (QMP screendump)',
+# Plasma's tray draws the -symbolic icons (one ink colour): the sign tells.
+GRANTED_LOOK = 'green, #2e9e4f' if DESKTOP != 'plasma' else 'symbolic, its tick'
+DENIED_LOOK = 'grey, #6b7580' if DESKTOP != 'plasma' else 'symbolic, its no-entry sign'
+
+
+@check(f'the granted icon ({GRANTED_LOOK}) is drawn in {SHELL}\'s tray on the real screen (QMP screendump)',
        SCREEN_WITHIN + 20)
 def screen_granted(ctx):
     if not ctx.results.get('agent_granted'):
@@ -286,8 +321,9 @@ def revoke(ctx):
             f'{tuple(e["args"]) if e else " not seen"}; grants now {status.get("grants")}', evidence())
 
 
-@check('after the revoke the tray shows the denied icon (grey, #6b7580) in the granted one\'s rows of the panel, '
-       'and no green there (QMP screendump)', SCREEN_WITHIN + 20)
+@check(f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in '
+       + ('the granted one\'s rows of the panel, ' if DESKTOP != 'plasma' else 'Plasma\'s panel, ')
+       + f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)', SCREEN_WITHIN + 20)
 def screen_denied(ctx):
     if not ctx.results.get('revoke') or not ctx.results.get('screen_granted'):
         return False, 'no revoke after a granted icon on screen: nothing to compare'
