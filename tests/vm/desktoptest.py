@@ -82,14 +82,15 @@ def in_tray_area(box, area):
     return box is not None and box[1] >= area[1] and box[3] < area[3] - 1
 
 
-# Plasma's tray draws the agent's -symbolic icons (measured: the granted
-# one in the SVGs' own #2e3436, not recoloured), so colour tells the states
-# apart no more: their shapes do. The symbolic icons' screens hold a sign cut
+# Plasma's tray draws the agent's -symbolic icons, recoloured by
+# KIconLoader to the panel's text colour (the SVGs' current-color-scheme
+# style: Breeze's #232629 here; the SVGs' own #2e3436 before they had it),
+# so colour tells the states apart no more: their shapes do. The symbolic icons' screens hold a sign cut
 # out of the ink: the tick (granted) is lopsided, the no-entry bar (denied)
 # symmetric about the icon's middle. Mirrored holes over holes, rendered from
 # data/icons at 16-32 px: granted 0.50-0.65, unavailable 0.73-0.80, denied
 # 1.0; on the real screen (Plasma 6.3, 18x17 px) granted 0.57.
-SYMBOLIC_RGB, SYMBOLIC_TOL = (0x2e, 0x34, 0x36), 12
+SYMBOLIC_RGB, SYMBOLIC_TOL = (0x23, 0x26, 0x29), 12
 SYMBOLIC_MIN = 80        # ink px: the solid screen and stand of a 16 px icon hold 130
 GRANTED_SYMMETRY = 0.68  # at most, for the tick
 DENIED_SYMMETRY = 0.9    # at least, for the no-entry sign
