@@ -596,6 +596,49 @@ class Desktop:
         self.panel_mapped = time.monotonic()
         return p
 
+    def startplasma_x11(self, env=None):
+        '''Plasma 5.27's own session start, as SDDM's X11 session runs it:
+        startplasma-x11 (startkde/startplasma-x11.cpp) with `startkderc`
+        [General] systemdBoot=false, so startPlasmaSession
+        (startkde/startplasma.cpp; useSystemdBoot reads that key) runs
+        plasma_session, which starts kcminit, kded5, kwin_x11, ksmserver
+        and the XDG autostart entries of each phase (plasma-session/
+        startup.cpp), plasmashell among them (/etc/xdg/autostart/
+        org.kde.plasmashell.desktop, phase 0). No splash (ksplashrc Engine
+        None: it waits on nothing but would fill the screen). The lab's
+        session bus has no service files, so kactivitymanagerd, which the
+        bus would start on demand for plasmashell, is started first.
+        Returns startplasma-x11's process; the panel is not waited for.'''
+        self.plasma_config()
+        conf = os.path.join(self.home, '.config')
+        for name, text in (('startkderc', '[General]\nsystemdBoot=false\n'),
+                           ('ksplashrc', '[KSplash]\nEngine=None\n')):
+            path = os.path.join(conf, name)
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write(text)
+            os.chown(path, self.uid, self.uid)
+        self.run('kactivitymanagerd', [KACTIVITYMANAGERD])
+        wait_until(lambda: self.desk.bus.client.name_owner('org.kde.ActivityManager'), 20,
+                   what='kactivitymanagerd on the session bus')
+        self.panel_name = 'Plasma'
+        return self.run('startplasma-x11', ['startplasma-x11'], env=env)
+
+    def wait_plasma_panel(self, p, timeout=90.0):
+        '''The panel's window of a plasmashell started by someone else
+        (its desktop's and popups' windows are also named "Plasma");
+        fails if p, the process it depends on, exits first.'''
+        def panel():
+            for _id, n, w, h, x, y in self.windows():
+                if n == 'Plasma' and w >= 400 and 16 <= h <= 64 and y == 0:
+                    return (x, y, w, h)
+            return not p.running() and 'exited'
+        box = wait_until(panel, timeout, 0.1, 'plasmashell\'s panel window')
+        if box == 'exited':
+            raise LabError(f'{p.name} exited: {p.log()[-3000:]}')
+        self.bar_box = box
+        self.panel_mapped = time.monotonic()
+        return box
+
     def mate_notification_daemon(self):
         p = self.run('mate-notification-daemon', [MATE_NOTIFICATION_DAEMON],
                      env={'GSETTINGS_BACKEND': 'memory'})

@@ -5,6 +5,7 @@ a notification when there is no tray, and the menu's "Open VM console"
 chosen through the panel (issue 13).'''
 
 import os
+import re
 import subprocess
 import time
 
@@ -276,3 +277,135 @@ def test_plasma_menu_open_vm_console_runs_the_viewer(desk, helper, desktop, lab)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
     assert_default_viewer_run(desk, runs)
     assert 'Tray: Activate from' not in agent.log()
+
+
+def ancestors(pid):
+    '''pid's parent, its parent's parent, … up to pid 1.'''
+    found = []
+    while pid > 1:
+        with open(f'/proc/{pid}/status', encoding='utf-8') as f:
+            status = dict(line.split(':\t', 1) for line in f if ':\t' in line)
+        pid = int(status['PPid'])
+        found.append(pid)
+    return found
+
+
+class SplashStages:
+    '''The stages a Plasma session reports to org.kde.KSplash (setStage
+    calls: startplasma.cpp "startPlasma", plasma_session's
+    Startup::finishStartup "ready"), seen by dbus-monitor on the session
+    bus whether or not a splash owns the name.'''
+
+    def __init__(self, desktop):
+        self.log_path = os.path.join(desktop.dir, 'ksplash-stages.monitor')
+        self._out = open(self.log_path, 'wb')
+        self.proc = subprocess.Popen(
+            ['dbus-monitor', '--address', desktop.desk.bus.address, '--monitor',
+             "type='method_call',interface='org.kde.KSplash',member='setStage'"],
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
+        wait_until(lambda: 'NameLost' in self.text(), 10, what='dbus-monitor to start')
+
+    def text(self):
+        self._out.flush()
+        with open(self.log_path, encoding='utf-8', errors='replace') as f:
+            return f.read()
+
+    def stages(self):
+        return re.findall(r'member=setStage\n\s+string "([^"]*)"', self.text())
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self._out.close()
+
+
+def seatgate_agents():
+    '''The pids of the running seatgate-agent processes.'''
+    found = []
+    for entry in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{entry}/comm', encoding='utf-8') as f:
+                if entry.isdigit() and f.read().strip() == 'seatgate-agent':
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(bool(missing('startplasma-x11', 'plasma_session', 'ksmserver', 'kwin_x11')),
+                    reason='needs plasma-workspace and kwin-x11')
+def test_plasma_session_starts_the_agent_from_xdg_autostart(request, desk, helper, desktop, lab):
+    '''Plasma 5.27's own session start: startplasma-x11 (startplasma-x11.cpp
+    main) with systemdBoot=false runs plasma_session (startplasma.cpp,
+    startPlasmaSession: useSystemdBoot() false). plasma_session's Startup
+    (plasma-session/startup.cpp) starts kcminit_startup, kded5, kwin_x11
+    (waiting for org.kde.KWin), ksmserver (org.kde.ksmserver), then each
+    phase's AutoStartAppsJob, which launches every entry AutoStart
+    (plasma-session/autostart.cpp, loadAutoStartList: the XDG autostart
+    dirs, PlasmaAutostart::autostarts("KDE")) holds for that phase
+    (X-KDE-autostart-phase): plasmashell in phase 0, the installed
+    seatgate-agent.desktop (found through XDG_CONFIG_DIRS, pointed at the
+    private install) in phase 1, through KIO::ApplicationLauncherJob, so
+    the agent is plasma_session's child. The agent obtains the grant and
+    its icon is drawn in plasmashell's tray (kded5's watcher); at logout the
+    grant ends. kactivitymanagerd, which the session bus would start on
+    demand for plasmashell, is started first (the lab's bus has no service
+    files), as is plasma-shutdown for the logout.'''
+    bindir = os.path.join(desktop.prefix, 'bin')
+    splash = SplashStages(desktop)
+    request.addfinalizer(splash.close)
+    session = desktop.startplasma_x11(env={
+        'PATH': f'{bindir}:/usr/bin:/bin',
+        'DBUS_SYSTEM_BUS_ADDRESS': lab.bus_address,
+    })
+    granted = wait_until(lambda: lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])] and
+                         time.monotonic(), 90, what='the autostarted agent to obtain the grant')
+    agents = seatgate_agents()
+    assert len(agents) == 1, agents
+    parents = ancestors(agents[0])
+    with open(f'/proc/{parents[0]}/comm', encoding='utf-8') as f:
+        parent = f.read().strip()
+    # KIO::ApplicationLauncherJob's KProcessRunner forks it: plasma_session's
+    # child, under startplasma-x11.
+    assert parent == 'plasma_session' and parents[1] == session.proc.pid, \
+        f'the agent is not plasma_session\'s child under startplasma-x11: {parent} {parents}'
+    desktop.wait_plasma_panel(session)
+    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
+    print(f'startplasma-x11 start to grant: {granted - session.started:.2f} s; '
+          f'to panel mapped: {desktop.panel_mapped - session.started:.2f} s; '
+          f'to icon drawn: {desktop.last_shot_started - session.started:.2f} s')
+    desktop.keep_screenshot('plasma-session.png')
+    assert session.running()
+    # ksmserver ignores a logout until the session is restored
+    # (ksmserver/logout.cpp, KSMServer::shutdown: state != Idle), which
+    # plasma_session asks for after phase 1: wait for its last stage.
+    ready = wait_until(lambda: 'ready' in splash.stages() and time.monotonic(), 60,
+                       what='plasma_session to report its startup done')
+    print(f'startplasma-x11 start to plasma_session ready: {ready - session.started:.2f} s '
+          f'(stages {splash.stages()})')
+
+    # Logging out as plasmashell's Leave does once confirmed
+    # (ksmserver/logout.cpp, KSMServer::shutdown: confirm 0 is
+    # ShutdownConfirmNo, so no prompt; type 0 ShutdownTypeNone, a logout):
+    # ksmserver calls org.kde.Shutdown.logout, plasma-shutdown (which the
+    # session bus would start on demand) asks ksmserver to closeSession,
+    # which tells its XSMP clients to die and quits; startplasma-x11's
+    # watcher of org.kde.ksmserver and org.kde.Shutdown ends its wait and it
+    # terminates plasma_session (startPlasmaSession, KillBeforeDeleter),
+    # whose SessionTrack stops only the programs it started as services.
+    # The agent is none of these and outlives the session's programs; the
+    # session's end reaches it from logind, as under gnome-session.
+    desktop.run('plasma-shutdown', ['plasma-shutdown'])
+    wait_until(lambda: desk.bus.client.name_owner('org.kde.Shutdown'), 20,
+               what='plasma-shutdown on the session bus')
+    asked = time.monotonic()
+    subprocess.run(['qdbus', 'org.kde.ksmserver', '/KSMServer', 'logout', '0', '0', '0'],
+                   env=dict(desktop.env), check=True, timeout=30)
+    wait_until(lambda: not session.running(), 60, what='startplasma-x11 to end the session')
+    print(f'logout asked to startplasma-x11 gone: {time.monotonic() - asked:.2f} s')
+    assert session.proc.returncode == 0, session.log()[-2000:]
+    assert all(os.path.exists(f'/proc/{pid}') for pid in agents), \
+        'Plasma\'s logout now stops the agent itself: say so in tests/desktop/README.md'
+    assert lab.gate.grants() == [('seat0', CONSOLE_UID, [5930])]
+    lab.logind.stop_session(CONSOLE_SESSION)
+    wait_until(lambda: lab.gate.grants() == [], 20, what='the grant to end with the session')
