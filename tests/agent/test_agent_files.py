@@ -63,11 +63,23 @@ def test_every_icon_the_agent_names_exists_with_a_symbolic_variant():
 
 
 def test_symbolic_icons_are_one_colour_and_fill_only():
+    # GTK recolours a symbolic icon's fills with its own stylesheet; KDE's
+    # KIconLoader fills the style with id current-color-scheme, so every
+    # shape is of class ColorScheme-Text and filled with currentColor, the
+    # one colour that style sets.
+    svg = '{http://www.w3.org/2000/svg}'
     for name in icon_names_used_by_the_agent():
         root = ET.parse(os.path.join(ICONS, name + '-symbolic.svg')).getroot()
-        colours = set()
+        styles = [el for el in root.iter(svg + 'style') if el.get('id') == 'current-color-scheme']
+        assert len(styles) == 1, f'{name}-symbolic: no current-color-scheme style'
+        colours = re.findall(r'\.ColorScheme-Text\s*\{\s*color:\s*(#[0-9a-fA-F]{6})', styles[0].text)
+        assert len(colours) == 1, f'{name}-symbolic: its style sets {colours}'
+        shapes = [el for el in root.iter() if el.tag in (svg + 'path', svg + 'rect', svg + 'circle')]
+        assert shapes
         for el in root.iter():
             assert el.get('stroke') in (None, 'none'), f'{name}: GTK recolours fills only'
-            if el.get('fill') not in (None, 'none'):
-                colours.add(el.get('fill'))
-        assert len(colours) == 1, f'{name}-symbolic uses {colours}'
+            assert 'stroke' not in (el.get('style') or ''), f'{name}: GTK recolours fills only'
+            assert el.get('fill') in (None, 'none'), f'{name}: a fixed fill KDE cannot recolour'
+        for el in shapes:
+            assert el.get('class') == 'ColorScheme-Text', f'{name}: {el.tag} has no ColorScheme-Text'
+            assert el.get('style') == 'fill:currentColor', f'{name}: {el.tag} is not currentColor'
