@@ -638,9 +638,11 @@ on_socket_folder_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFil
                           gpointer user_data)
 {
   SgVmLibvirt *vm = user_data;
+  /* Not ATTRIBUTE_CHANGED: inotify sends it for the unlink of the old
+   * daemon's socket too, and connecting to a daemon that is leaving only
+   * queues calls that fail. */
   GFile *changed = event == G_FILE_MONITOR_EVENT_RENAMED ? other
                    : event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN
-                           || event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED
                        ? file
                        : NULL;
 
