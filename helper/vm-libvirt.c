@@ -212,11 +212,17 @@ delivery_free (gpointer data)
 }
 
 static void
+push (SgVmLibvirt *vm, Job *job)
+{
+  g_thread_pool_push (vm->worker, job, NULL);
+}
+
+static void
 push_reconnect (SgVmLibvirt *vm)
 {
   Job *job = g_new0 (Job, 1);
   job->kind = JOB_RECONNECT;
-  g_thread_pool_push (vm->worker, job, NULL);
+  push (vm, job);
 }
 
 static gboolean
@@ -710,12 +716,6 @@ sg_vm_libvirt_new (const char *uri, const char *domain, const SgVmLibvirtEvents 
   vm->worker = g_thread_pool_new (run_job, shared_ref (shared), 1, TRUE, NULL);
   watch_socket_folder (vm, uri);
   return vm;
-}
-
-static void
-push (SgVmLibvirt *vm, Job *job)
-{
-  g_thread_pool_push (vm->worker, job, NULL);
 }
 
 void

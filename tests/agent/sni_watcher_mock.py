@@ -94,7 +94,11 @@ def GetRegistrations(self):
 
 @dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
 def DropItem(self, item):
-    if item in self.sni_items:
-        self.sni_items.remove(item)
-        _set_items(self)
+    # statusNotifierWatcher.js _onIndicatorDestroyed: only an indicator it
+    # holds is destroyed, so only a listed item is dropped and announced.
+    if item not in self.sni_items:
+        raise dbus.exceptions.DBusException(f'{item} is not registered',
+                                            name='org.freedesktop.DBus.Error.InvalidArgs')
+    self.sni_items.remove(item)
+    _set_items(self)
     self.EmitSignal(MAIN_IFACE, 'StatusNotifierItemUnregistered', 's', [item])

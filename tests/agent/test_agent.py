@@ -413,7 +413,12 @@ def test_another_items_drop_and_a_forged_one_change_nothing(desk, helper, lab):
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
     agent.wait_state(GRANTED)
     wait_until(lambda: agent.watcher_id in desk.registered_items(), SETTLE, what='registration')
-    watcher.mock('DropItem', 's', ('org.kde.StatusNotifierItem-1-1',))
+    # Another app's item, registered by path from another connection, dropped.
+    desk.bus.client.call('org.kde.StatusNotifierWatcher', '/StatusNotifierWatcher',
+                         'org.kde.StatusNotifierWatcher', 'RegisterStatusNotifierItem', 's',
+                         ('/StatusNotifierItem',))
+    other = desk.bus.client.conn.get_unique_name() + '/StatusNotifierItem'
+    watcher.mock('DropItem', 's', (other,))
     # The same signal from someone who is not the watcher.
     desk.bus.client.conn.emit_signal(None, '/StatusNotifierWatcher',
                                      'org.kde.StatusNotifierWatcher',
@@ -421,7 +426,10 @@ def test_another_items_drop_and_a_forged_one_change_nothing(desk, helper, lab):
                                      GLib.Variant('(s)', (agent.watcher_id,)))
     desk.bus.client.conn.flush_sync(None)
     time.sleep(1.0)
-    assert [r[1] for r in watcher.mock('GetRegistrations')[0]] == ['/StatusNotifierItem']
+    owner = desk.bus.client.name_owner(agent.item_name)
+    assert [tuple(r) for r in watcher.mock('GetRegistrations')[0] if r[0] == owner] == \
+        [(owner, '/StatusNotifierItem')]
+    assert agent.watcher_id in desk.registered_items()
     assert 'dropped' not in agent.log()
 
 

@@ -309,6 +309,15 @@ def test_gnome_shell_names_the_icon_for_a_screen_reader(desk, helper, desktop, l
     # back to the Title.
     assert not any('administrator' in n for _r, n in names), names
 
+    # An Active state with a reason: the name is the agent's
+    # IconAccessibleDesc, reason included.
+    lab.helper.stop()
+    unavailable = 'VM console: gate unavailable: the seatgate helper is not running'
+    names = wait_until(lambda: ('menu', unavailable) in accessible_names(desktop) and
+                       accessible_names(desktop), SETTLE, 0.5,
+                       what='IconAccessibleDesc as the icon\'s name')
+    print(f'unavailable: {names}')
+
 
 @needs_extension
 def test_gnome_shell_with_appindicator_shows_a_polkit_refusal(desk, helper, desktop, lab, reads):

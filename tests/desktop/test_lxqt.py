@@ -16,7 +16,7 @@ import pytest
 from desktop_lab import DENIED_RGB, GRANTED_RGB, missing, notify_calls
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
 from test_mate import agents_started_by
-from test_xfce import click, icon_centre, in_panel
+from test_xfce import click, icon_centre, in_panel, left_click_runs_the_viewer
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'lxqt-panel', 'import')),
                                 reason='needs lxqt-panel (tests/desktop/debian-packages.txt)')
@@ -146,16 +146,9 @@ def test_lxqt_panel_follows_a_seat_switch(desk, helper, desktop, lab):
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_lxqt_panel_left_click_opens_the_vm_console(desk, helper, desktop, lab):
-    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
-    desk.install_stub('remote-viewer', VIEWER_STUB)
-    desktop.lxqt_panel()
-    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in lxqt-panel')
-    x, y = icon_centre(desktop, GRANTED_RGB)
     # StatusNotifierButton::mouseReleaseEvent: the left button calls Activate.
-    click(desktop, 1, x, y)
-    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert_default_viewer_run(desk, runs)
+    agent = left_click_runs_the_viewer(desk, desktop, desktop.lxqt_panel,
+                                       'the granted icon in lxqt-panel')
     assert 'Tray: Activate from' in agent.log()
 
 

@@ -13,7 +13,7 @@ import pytest
 from desktop_lab import (DENIED_RGB, GRANTED_RGB, MATE_NOTIFICATION_DAEMON, MATE_TRAY_APPLET,
                          missing, notify_calls)
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
-from test_xfce import click, icon_centre, in_panel
+from test_xfce import click, icon_centre, in_panel, left_click_runs_the_viewer
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'mate-panel', MATE_TRAY_APPLET, 'import',
                                              'xwininfo')),
@@ -63,15 +63,7 @@ def test_mate_panel_follows_a_seat_switch(desk, helper, desktop, lab):
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
 def test_mate_panel_left_click_opens_the_vm_console(desk, helper, desktop, lab):
-    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
-    desk.install_stub('remote-viewer', VIEWER_STUB)
-    desktop.mate_panel()
-    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in mate-panel')
-    x, y = icon_centre(desktop, GRANTED_RGB)
-    click(desktop, 1, x, y)
-    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert_default_viewer_run(desk, runs)
+    left_click_runs_the_viewer(desk, desktop, desktop.mate_panel, 'the granted icon in mate-panel')
 
 
 @pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')

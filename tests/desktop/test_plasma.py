@@ -13,7 +13,7 @@ import pytest
 
 from desktop_lab import DENIED_RGB, GRANTED_RGB, KACTIVITYMANAGERD, Desktop, missing, notify_calls
 from seatgate_lab import CONSOLE_SESSION, CONSOLE_UID, INACTIVE_SESSION, wait_until
-from test_xfce import click, in_panel
+from test_xfce import click, in_panel, left_click_runs_the_viewer
 
 pytestmark = pytest.mark.skipif(bool(missing('Xvfb', 'plasmashell', 'kded5', KACTIVITYMANAGERD,
                                              'import', 'xwininfo')),
@@ -242,15 +242,9 @@ def test_plasma_left_click_opens_the_vm_console(desk, helper, desktop, lab):
     '''A left click: the tray calls the item's Activate
     (items/StatusNotifierItem.qml, onActivated), and the agent starts the
     viewer.'''
-    from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
-    desk.install_stub('remote-viewer', VIEWER_STUB)
-    desktop.plasma_shell()
-    agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon in plasmashell\'s tray', timeout=ICON_TIMEOUT)
-    x, y = icon_centre(desktop, GRANTED_RGB)
-    click(desktop, 1, x, y)
-    runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
-    assert_default_viewer_run(desk, runs)
+    agent = left_click_runs_the_viewer(desk, desktop, desktop.plasma_shell,
+                                       'the granted icon in plasmashell\'s tray',
+                                       timeout=ICON_TIMEOUT, centre=icon_centre)
     assert 'Tray: Activate from' in agent.log()
 
 

@@ -187,17 +187,25 @@ def icon_centre(desktop, rgb):
     return box[0] + (min(xs) + max(xs)) // 2, box[1] + (min(ys) + max(ys)) // 2
 
 
-@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
-def test_left_click_on_the_icon_opens_the_vm_console(desk, helper, desktop, lab):
+def left_click_runs_the_viewer(desk, desktop, start_panel, what, timeout=5.0, centre=icon_centre):
+    '''The panel started by start_panel(), the agent granted and its icon
+    drawn, a left click on the icon (xdotool, at centre(desktop, rgb)) runs
+    the default viewer: the agent, for further checks.'''
     from test_agent import VIEWER_STUB, assert_default_viewer_run, viewer_runs
     desk.install_stub('remote-viewer', VIEWER_STUB)
-    desktop.xfce4_panel()
+    start_panel()
     agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-    desktop.wait_icon(GRANTED_RGB, 'the granted icon')
-    x, y = icon_centre(desktop, GRANTED_RGB)
+    desktop.wait_icon(GRANTED_RGB, what, timeout=timeout)
+    x, y = centre(desktop, GRANTED_RGB)
     click(desktop, 1, x, y)
     runs = wait_until(lambda: viewer_runs(agent), SETTLE, what='the viewer to run')
     assert_default_viewer_run(desk, runs)
+    return agent
+
+
+@pytest.mark.skipif(bool(missing('xdotool')), reason='needs xdotool')
+def test_left_click_on_the_icon_opens_the_vm_console(desk, helper, desktop, lab):
+    agent = left_click_runs_the_viewer(desk, desktop, desktop.xfce4_panel, 'the granted icon')
     assert 'Tray: Activate from' in agent.log()
 
 
