@@ -366,6 +366,29 @@ def test_gnome_shell_without_a_tray_shows_the_agents_notification(desk, helper, 
     assert shell.running()
 
 
+def test_an_agent_started_before_gnome_shell_shows_its_notification_once_the_shell_is_up(
+        desk, helper, desktop, lab):
+    # As gnome-session 48 does in a guest (vm/desktop-gnome-notify-trixie):
+    # the agent, granted, tells its state before anyone owns
+    # org.freedesktop.Notifications (the shell takes it only once its UI is
+    # up, ui/notificationDaemon.js), and nothing is activatable for it. The
+    # state is shown when the shell takes the name, not lost.
+    with notify_calls(desk) as seen:
+        agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
+        # Its Notify on the way (notify.c's debug line), to nobody.
+        wait_until(lambda: 'Notification: VM console: yours' in agent.log(), SETTLE,
+                   what='the agent telling its state')
+        assert desk.bus.client.name_owner('org.freedesktop.Notifications') is None
+        shell = desktop.gnome_shell()
+        desktop.bar_box = (160, 45, 45, 45)
+        desktop.icon_tolerance = 24
+        desktop.wait_icon(WHITE, 'the notification banner with the symbolic icon', timeout=SETTLE,
+                          minimum=40)
+        desktop.keep_screenshot('gnome-notification-late-shell.png')
+    assert ['default', 'Open VM console'] in seen.actions, seen.text
+    assert shell.running()
+
+
 # gnome-session's session file: the shell its one required component (as
 # Debian's gnome.session names org.gnome.Shell), here a desktop file that
 # starts it as the X11 compositor of Xvfb.
