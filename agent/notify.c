@@ -158,7 +158,11 @@ notify_send (NotifyCall *call, gboolean server_has_actions)
     }
   g_variant_builder_init (&hints, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&hints, "{sv}", "urgency", g_variant_new_byte (1));
-  g_variant_builder_add (&hints, "{sv}", "desktop-entry", g_variant_new_string ("seatgate-agent"));
+  /* No "desktop-entry": GNOME Shell 48 then files the notification under
+   * that app and draws the app's icon (Icon=seatgate-granted) in place of
+   * app_icon (ui/notificationDaemon.js, _notifyForSource: app_icon only
+   * "when the source doesn't have a valid app"), so a refusal would carry
+   * the granted tick. */
   g_debug ("Notification: %s: %s", call->summary, call->body ? call->body : "");
   g_dbus_connection_call (notify->bus, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE, "Notify",
                           g_variant_new ("(susss@as@a{sv}i)", "VM console",
