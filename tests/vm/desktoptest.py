@@ -5,17 +5,18 @@ A Debian 13 guest (the VM suite's machine, vmtest.py, plus the desktop's
 package list, made an autologin machine by its desktop/setup-* script;
 cached like the suite's images) boots with a display (QEMU -vga std); the
 display manager logs alice in (xfce: LightDM into Xfce on Xorg; gnome: GDM
-into GNOME 48 on Wayland with the AppIndicator extension, a trial by hand,
-not a meson test: under TCG the agent is started and granted, then GNOME
-Shell dies of SIGSEGV before its tray shows, and GDM aborts; plasma: SDDM
-into Plasma 6's X11 session, kwin_x11, the meson test
+into GNOME 48 on Wayland with the AppIndicator extension, the meson test
+vm/desktop-gnome-trixie; gnome-notify: the same without the extension, so
+no tray: the agent tells by notifications, vm/desktop-gnome-notify-trixie;
+plasma: SDDM into Plasma 6's X11 session, kwin_x11, the meson test
 vm/desktop-plasma-trixie), the session starts
 seatgate-agent from the package's XDG autostart
 entry, and guest/desktop_driver.py checks her session, the agent and her
 grant, then revokes it. What is on the real screen is this side's to see: on the
 guest's word (a virtio serial port, sg.ctl) it takes QMP screendumps until
-xfce4-panel shows the granted icon, and after the revoke the denied one in
-its place; the screenshots stay in --out as PNG. TAP on stdout, one subtest
+the tray shows the granted icon, and after the revoke the denied one in
+its place (without a tray: GNOME Shell's notification banner with each
+icon); the screenshots stay in --out as PNG. TAP on stdout, one subtest
 per check; exit 77 (0 under meson) with "1..0 # SKIP <reason>" when the
 machine cannot run it. SEATGATE_VM_KEEP_DISK=1 keeps the guest's disk (its
 journal) after a run; SEATGATE_VM_DESKTOP_TIMEOUT (s) bounds QEMU's run."""
@@ -39,12 +40,27 @@ from vmtest import INFRA, Record, Tap, run, skip, tail  # noqa: E402
 RELEASE = 'trixie'
 UNITS = ('sg-vmtest-desktop.service',)
 # name: the image's cache name; lists: build-image's packages; setup: what
-# makes it log alice in.
+# makes it log alice in; tcg_cpu: QEMU's -cpu under TCG (default max);
+# guest: the desktop the guest driver checks (default the key); purge:
+# packages taken out of the installed guest (a site without them); tray:
+# False when no tray shows the agent, so it tells by notifications.
+#
+# GNOME runs on an x86-64-v2 CPU model (Nehalem: SSE4.2, no AVX). With
+# -cpu max, whose AVX and AVX2 QEMU 7.2's TCG emulates, GNOME Shell 48 died
+# of SIGSEGV in every try (in llvmpipe's 256-bit AVX2 code; with
+# LP_NATIVE_VECTOR_WIDTH=128 in gnome-shell's own thread), and GDM gave up;
+# on Nehalem it comes up every time. Debian 13 needs x86-64 (v1) only.
+GNOME_CPU = 'Nehalem'
 DESKTOPS = {
     'xfce': {'name': 'desktop-trixie', 'title': 'LightDM and Xfce',
              'lists': ('packages-trixie.txt', 'packages-desktop-trixie.txt'), 'setup': 'desktop/setup-lightdm'},
     'gnome': {'name': 'desktop-gnome-trixie', 'title': 'GDM and GNOME',
-              'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'), 'setup': 'desktop/setup-gdm'},
+              'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'), 'setup': 'desktop/setup-gdm',
+              'tcg_cpu': GNOME_CPU},
+    'gnome-notify': {'name': 'desktop-gnome-trixie', 'title': 'GDM and GNOME without a tray extension',
+                     'lists': ('packages-trixie.txt', 'packages-desktop-gnome-trixie.txt'),
+                     'setup': 'desktop/setup-gdm', 'tcg_cpu': GNOME_CPU, 'guest': 'gnome',
+                     'purge': ('gnome-shell-extension-appindicator',), 'tray': False},
     'plasma': {'name': 'desktop-plasma-trixie', 'title': 'SDDM and KDE Plasma',
                'lists': ('packages-trixie.txt', 'packages-desktop-plasma-trixie.txt'), 'setup': 'desktop/setup-sddm'},
 }
@@ -69,6 +85,16 @@ TOP_PANEL = (0, 0, 10 ** 6, 30)
 # notification with the same icon pops up above it. The tray is in the
 # bottom PLASMA_PANEL rows.
 PLASMA_PANEL = 60
+
+
+# GNOME Shell's notification banner: centred below its top bar (GNOME 48:
+# 512 px wide at 1280x800, rows 36-133), its source's icon at the left of
+# its header.
+BANNER_HALF, BANNER_BOTTOM = 320, 240
+
+
+def banner_area(image):
+    return (image.width // 2 - BANNER_HALF, TOP_PANEL[3], image.width // 2 + BANNER_HALF, BANNER_BOTTOM)
 
 
 def tray_area(desktop, image):
@@ -96,13 +122,19 @@ GRANTED_SYMMETRY = 0.68  # at most, for the tick
 DENIED_SYMMETRY = 0.9    # at least, for the no-entry sign
 
 
-def ink_clusters(image, area):
+# GNOME Shell 48 draws a notification's icon (app_icon) -symbolic in its
+# banner's header, light grey on the banner's dark grey (measured:
+# #9b9b9b on #54545a).
+LIGHT_INK = ((0x9b, 0x9b, 0x9b), 20)
+
+
+def ink_clusters(image, area, ink=(SYMBOLIC_RGB, SYMBOLIC_TOL)):
     """Boxes (x0, y0, x1, y1, ink px) of runs of columns of area that hold
     the symbolic icons' ink, a gap of 2 columns or more between runs."""
     x0, y0, x1, y1 = area
     found, cur = [], None
     for x in range(max(0, x0), min(x1, image.width)):
-        n, box = screen.find_colour(image, SYMBOLIC_RGB, SYMBOLIC_TOL, (x, y0, x + 1, y1))
+        n, box = screen.find_colour(image, *ink, (x, y0, x + 1, y1))
         if not n:
             continue
         if cur and x - cur[2] <= 2:
@@ -116,28 +148,56 @@ def ink_clusters(image, area):
     return found
 
 
-def symbolic_sign(image, cluster):
+def light_ink_clusters(image, area, band=24, step=6):
+    """Clusters as ink_clusters makes them, of LIGHT_INK, in bands of rows
+    of area, each whole within its band: the banner's icon apart from the
+    lines of text under it."""
+    cols = screen.colour_columns(image, *LIGHT_INK, area)
+    found = set()
+    for top in range(area[1], area[3] - band + 1, step):
+        cur = None
+        for x in sorted(cols):
+            ys = [y for y in cols[x] if top <= y < top + band]
+            if not ys:
+                continue
+            if cur and x - cur[2] <= 2:
+                cur = [cur[0], min(cur[1], ys[0]), x + 1, max(cur[3], ys[-1] + 1), cur[4] + len(ys)]
+                continue
+            if cur and cur[1] > top and cur[3] < top + band:
+                found.add(tuple(cur))
+            cur = [x, ys[0], x + 1, ys[-1] + 1, len(ys)]
+        if cur and cur[1] > top and cur[3] < top + band:
+            found.add(tuple(cur))
+    return sorted(found)
+
+
+def symbolic_sign(image, cluster, light_ink=False):
     """(holes, symmetry) of a symbolic icon: the pixels that are not ink in
     its screen (the top 11 of its 14 rows, within its frame), and the share
     of them whose mirror image about the icon's middle is a hole too."""
     x0, y0, x1, y1, _ = cluster
     body = y0 + (y1 - y0) * 11 // 14
+    # A hole: the background shows through, on the far side of mid-grey.
     holes = {(x, y) for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, body - 1)
-             if sum(image.pixel(x, y)) >= 400}  # lighter than mid-grey: the panel shows through
+             if (sum(image.pixel(x, y)) < 400) == light_ink}
     mirrored = sum(1 for (x, y) in holes if (x0 + x1 - 1 - x, y) in holes)
     return len(holes), (mirrored / len(holes) if holes else 0.0)
 
 
-def symbolic_icons(image, area):
+def symbolic_icons(image, area, light_ink=False):
     """The symbolic icons of the agent in area: [(state, box, holes, symmetry)],
     state 'granted', 'denied' or None (an icon-sized cluster of its ink with
-    neither sign)."""
+    neither sign). light_ink: light icons on a dark ground (GNOME's
+    banner), beside text of that colour: only a square cluster taller than
+    a line of it counts."""
     icons = []
-    for c in ink_clusters(image, area):
+    for c in (light_ink_clusters(image, area) if light_ink else ink_clusters(image, area)):
         w, h = c[2] - c[0], c[3] - c[1]
         if c[4] < SYMBOLIC_MIN or not (10 <= w <= MAX_ICON and 10 <= h <= MAX_ICON):
             continue
-        holes, symmetry = symbolic_sign(image, c)
+        if light_ink and (h < 14 or abs(w - h) > 4):
+            continue
+        holes, symmetry = symbolic_sign(image, c, light_ink)
         state = None
         if holes >= 10 and symmetry <= GRANTED_SYMMETRY:
             state = 'granted'
@@ -213,10 +273,11 @@ class Screen(threading.Thread):
     {"screen": STATE} with what the screendumps showed. QEMU connects to
     both sockets as a client when it starts, so the accepts are the wait.'''
 
-    def __init__(self, run_dir, desktop):
+    def __init__(self, run_dir, desktop, tray=True):
         super().__init__(daemon=True)
         self.dir = run_dir
         self.desktop = desktop
+        self.tray = tray
         self.listeners = {}
         for name in ('qmp', 'ctl'):
             path = os.path.join(run_dir, f'{name}.sock')
@@ -291,6 +352,8 @@ class Screen(threading.Thread):
         timeout = float(request.get('timeout', 120))
         if self.desktop == 'plasma':
             return self.answer_symbolic(state, timeout)
+        if not self.tray:
+            return self.answer_banner(state, timeout)
         if state == 'granted':
             drawn = []
 
@@ -342,6 +405,33 @@ class Screen(threading.Thread):
                     'detail': f'{"seen" if ok else "not seen"} after {took:.1f} s: {detail}; screenshot {path}'}
         return {'ok': False, 'detail': f'the host does not know the screen state {state!r}'}
 
+    def answer_banner(self, state, timeout):
+        """No tray: the agent's notification in GNOME Shell's banner, with
+        the state's -symbolic icon in its header, told apart by its sign.
+        The first screendumps that show one are kept (a banner goes in
+        seconds)."""
+        if state not in ('granted', 'denied'):
+            return {'ok': False, 'detail': f'the host does not know the screen state {state!r}'}
+        kept = []
+
+        def seen(image):
+            area = banner_area(image)
+            icons = symbolic_icons(image, area, light_ink=True)
+            if icons and len(kept) < 5:
+                kept.append(self.keep(image, f'screen-{state}-banner-{len(kept)}.png'))
+            mine = [i for i in icons if i[0] == state]
+            other = [i for i in icons if i[0] not in (state, None)]
+            return len(mine) == 1 and not other, \
+                (f'icons of light ink in the banner\'s place {area} (state, box, holes, mirrored share): {icons}')
+        first = 'screen-granted-first.png' if state == 'granted' else None
+        ok, detail, image, took, at = self.watch(timeout, seen, first)
+        path = self.keep(image, f'screen-{state}.png' if ok else f'screen-{state}-missing.png')
+        key = 'host_grant_asked_to_banner_on_screen_s' if state == 'granted' else \
+            'host_revoke_asked_to_banner_on_screen_s'
+        return {'ok': ok, 'measured': {key: round(took, 2)},
+                'detail': f'{"seen" if ok else "not seen"} after {took:.1f} s ({self.shots} screendumps so far): '
+                          f'{detail}; screenshot {path}; banners kept: {kept}'}
+
     def answer_symbolic(self, state, timeout):
         """Plasma: the tray's symbolic icon, told apart by its sign (the
         tick, then after the revoke the no-entry bar in the panel)."""
@@ -391,6 +481,7 @@ def main():
     ap.add_argument('--build', required=True, help='the meson build directory')
     ap.add_argument('--out', required=True, help='where this run keeps its logs and screenshots')
     args = ap.parse_args()
+    desk = DESKTOPS[args.desktop]
 
     if os.geteuid() != 0:
         skip('the VM suite needs root (debootstrap, chroot, mke2fs -d of a root file system): run it with sudo')
@@ -417,7 +508,8 @@ def main():
     tap = Tap()
     rec = Record(tap)
     accel = 'kvm' if vmtest.kvm_works() else 'tcg'
-    tap.comment(f'Debian 13 ({RELEASE}) with {DESKTOPS[args.desktop]["title"]} from {mirror}, accelerator {accel}; logs in {out_dir}')
+    cpu = f' (-cpu {desk.get("tcg_cpu", "max")})' if accel == 'tcg' else ''
+    tap.comment(f'Debian 13 ({RELEASE}) with {desk["title"]} from {mirror}, accelerator {accel}{cpu}; logs in {out_dir}')
     if dirty:
         tap.comment('uncommitted changes are NOT in the packages the guest installs (built from HEAD):\n' + dirty)
 
@@ -452,8 +544,11 @@ def main():
                 './seatgate-agent_*.deb)'
     try:
         root, kernel, initrd = vmtest.stage(base, out_dir, debs, log, units=UNITS, driver='desktop_driver')
+        if desk.get('purge'):
+            run(['chroot', root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+                 'dpkg', '--purge', *desk['purge']], 120, log)
         with open(os.path.join(root, 'usr', 'lib', 'sg-vmtest', 'desktop.json'), 'w') as f:
-            json.dump({'desktop': args.desktop}, f)
+            json.dump({'desktop': desk.get('guest', args.desktop), 'tray': desk.get('tray', True)}, f)
         if os.path.exists(img):
             os.unlink(img)
         run(['mke2fs', '-q', '-t', 'ext4', '-L', 'sg-root', '-d', root, img, '4G'], 300, log)
@@ -466,10 +561,11 @@ def main():
     tap.measured('install_and_disk_s', round(time.monotonic() - t, 1), 's')
 
     vmtest.QEMU_TIMEOUT = TIMEOUT
-    watcher = Screen(out_dir, args.desktop)
+    watcher = Screen(out_dir, desk.get('guest', args.desktop), desk.get('tray', True))
     watcher.start()
     wall, killed, rc, qemu_out, console, results = vmtest.boot(out_dir, kernel, initrd, img, accel,
-                                                               extra=watcher.qemu_args())
+                                                               extra=watcher.qemu_args(),
+                                                               tcg_cpu=desk.get('tcg_cpu', 'max'))
     watcher.join(10)
     for left in ('screen.ppm', 'qmp.sock', 'ctl.sock'):  # the last raw screendump, the sockets; the PNGs stay
         if os.path.exists(os.path.join(out_dir, left)):

@@ -41,6 +41,31 @@ def write_png(image, path):
         f.write(chunk(b'IEND', b''))
 
 
+def colour_columns(image, rgb, tolerance, box):
+    '''{x: [y, ...]} of the pixels within tolerance of rgb in box (as
+    find_colour matches them), for shapes to be cut out of a sparse ink.'''
+    x0, y0, x1, y1 = box
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(image.width, x1), min(image.height, y1)
+    cols = {}
+    if x0 >= x1 or y0 >= y1:
+        return cols
+    w = image.width
+    rows = image.rgb[y0 * w * 3:y1 * w * 3]
+    mask = -1
+    for c in range(3):
+        table = bytes(1 if abs(v - rgb[c]) <= tolerance else 0 for v in range(256))
+        mask &= int.from_bytes(rows[c::3].translate(table), 'big')
+    hits = mask.to_bytes(len(rows) // 3, 'big')
+    for y in range(y1 - y0):
+        line = hits[y * w + x0:y * w + x1]
+        i = line.find(1)
+        while i >= 0:
+            cols.setdefault(x0 + i, []).append(y0 + y)
+            i = line.find(1, i + 1)
+    return cols
+
+
 def find_colour(image, rgb, tolerance, box=None):
     '''(count, bounding box (x0, y0, x1, y1) or None) of the pixels within
     tolerance of rgb on each channel, in box (default: the whole screen).

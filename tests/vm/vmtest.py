@@ -266,11 +266,13 @@ KERNEL_TROUBLE = re.compile(r'\] (BUG: |Oops|WARNING: CPU|watchdog: BUG|INFO: ta
 TROUBLE_GRACE = int(os.environ.get('SEATGATE_VM_TROUBLE_GRACE', '90'))
 
 
-def boot(run_dir, kernel, initrd, img, accel, extra=()):
+def boot(run_dir, kernel, initrd, img, accel, extra=(), tcg_cpu='max'):
     '''Runs the guest until it powers off, QEMU_TIMEOUT passes, or
     TROUBLE_GRACE after its kernel reports trouble. The console (first serial
     port, QEMU's stdout) is copied to console.log line by line as it comes.
-    extra: more QEMU arguments (the desktop test's QMP and control port).'''
+    extra: more QEMU arguments (the desktop test's QMP and control port);
+    tcg_cpu: the CPU model under TCG (desktoptest.py's GNOME_CPU says why
+    GNOME's is not max).'''
     console = os.path.join(run_dir, 'console.log')
     results = os.path.join(run_dir, 'results.jsonl')
     qemu_log = os.path.join(run_dir, 'qemu.log')
@@ -278,7 +280,7 @@ def boot(run_dir, kernel, initrd, img, accel, extra=()):
         if os.path.exists(f):
             os.unlink(f)
     cmd = ['qemu-system-x86_64', '-machine', 'q35', '-accel', accel,
-           '-cpu', 'host' if accel == 'kvm' else 'max', '-smp', '2', '-m', '2048',
+           '-cpu', 'host' if accel == 'kvm' else tcg_cpu, '-smp', '2', '-m', '2048',
            '-kernel', kernel, '-initrd', initrd,
            '-append', 'root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1',
            '-drive', f'file={img},if=virtio,format=raw',

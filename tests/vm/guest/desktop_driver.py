@@ -36,12 +36,15 @@ def _desktop():
     check of this file (vmtest.stage) runs where there is none.'''
     try:
         with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'desktop.json')) as f:
-            return json.load(f)['desktop']
+            d = json.load(f)
+            return d['desktop'], d.get('tray', True)
     except FileNotFoundError:
-        return 'xfce'
+        return 'xfce', True
 
 
-DESKTOP = _desktop()
+# TRAY: False where no tray shows the agent (GNOME without its tray
+# extension): it tells alice by notifications, which the host looks for.
+DESKTOP, TRAY = _desktop()
 # What each display manager's autologin looks like to logind.
 DM = {'xfce': {'service': 'lightdm-autologin', 'types': ('x11',), 'name': 'LightDM', 'desktop': 'Xfce',
                'unit': 'lightdm'},
@@ -294,16 +297,52 @@ def screen(ctx, state, what):
 
 
 # Plasma's tray draws the -symbolic icons (one ink colour): the sign tells.
-GRANTED_LOOK = 'green, #2e9e4f' if DESKTOP != 'plasma' else 'symbolic, its tick'
-DENIED_LOOK = 'grey, #6b7580' if DESKTOP != 'plasma' else 'symbolic, its no-entry sign'
+# GNOME Shell's banner draws them light grey, in its header.
+GRANTED_LOOK = 'green, #2e9e4f' if DESKTOP != 'plasma' and TRAY else \
+    'symbolic, its tick' if TRAY else 'symbolic, its tick, in the banner\'s header'
+DENIED_LOOK = 'grey, #6b7580' if DESKTOP != 'plasma' and TRAY else \
+    'symbolic, its no-entry sign' if TRAY else 'symbolic, its no-entry sign, in the banner\'s header'
 
 
-@check(f'the granted icon ({GRANTED_LOOK}) is drawn in {SHELL}\'s tray on the real screen (QMP screendump)',
+NOTIFICATIONS = 'org.freedesktop.Notifications'
+WATCHER = 'org.kde.StatusNotifierWatcher'
+
+
+def session_bus_owner(name):
+    '''(pid, comm) of the owner of name on alice's session bus, or None.'''
+    code, text = sh(f'{AS_ALICE} busctl --user status {name}')
+    m = re.search(r'^PID=(\d+)$', text, re.M) if code == 0 else None
+    pid = int(m.group(1)) if m else None
+    return (pid, proc_stat(pid)[0]) if pid else None
+
+
+WHERE = f'in {SHELL}\'s tray' if TRAY else f'in {SHELL}\'s notification banner'
+
+
+@check(f'the granted icon ({GRANTED_LOOK}) is drawn {WHERE} on the real screen (QMP screendump)',
        SCREEN_WITHIN + 20)
 def screen_granted(ctx):
     if not ctx.results.get('agent_granted'):
         return False, 'alice was not granted: nothing to look for'
     return screen(ctx, 'granted', 'the host\'s screendumps')
+
+
+# GNOME Shell's notification server is a gjs service of its own
+# (js/dbusServices/notifications, started by the shell once its UI is up).
+NOTIFICATION_SERVICE = '/usr/share/gnome-shell/org.gnome.Shell.Notifications'
+
+
+if not TRAY:
+    @check(f'without a tray extension nobody on alice\'s session bus is {WATCHER}, and {NOTIFICATIONS} '
+           f'there is {SHELL}\'s notification service ({NOTIFICATION_SERVICE}) that showed the banner', 30)
+    def no_tray(ctx):
+        if not ctx.results.get('screen_granted'):
+            return False, 'no banner was seen: nothing to tell whose it was'
+        watcher, server = session_bus_owner(WATCHER), session_bus_owner(NOTIFICATIONS)
+        cmdline = read_text(f'/proc/{server[0]}/cmdline').replace('\0', ' ') if server else ''
+        ok = watcher is None and server is not None and NOTIFICATION_SERVICE in cmdline
+        return (ok, f'{WATCHER}: {watcher or "no owner"}; {NOTIFICATIONS}: {server or "no owner"} ({cmdline})',
+                sh(f'{AS_ALICE} busctl --user list --no-pager')[1])
 
 
 @check('seatgatectl revoke alice (root) ends her grant: Revoked signal, no grant in seatgatectl status --json', 40)
@@ -321,9 +360,11 @@ def revoke(ctx):
             f'{tuple(e["args"]) if e else " not seen"}; grants now {status.get("grants")}', evidence())
 
 
-@check(f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in '
-       + ('the granted one\'s rows of the panel, ' if DESKTOP != 'plasma' else 'Plasma\'s panel, ')
-       + f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)', SCREEN_WITHIN + 20)
+@check((f'after the revoke the tray shows the denied icon ({DENIED_LOOK}) in '
+        + ('the granted one\'s rows of the panel, ' if DESKTOP != 'plasma' else 'Plasma\'s panel, ')
+        + f'and no {"green" if DESKTOP != "plasma" else "tick"} there (QMP screendump)') if TRAY else
+       (f'after the revoke {SHELL} shows the refusal\'s notification: its banner holds the denied icon '
+        f'({DENIED_LOOK}) and no tick (QMP screendump)'), SCREEN_WITHIN + 20)
 def screen_denied(ctx):
     if not ctx.results.get('revoke') or not ctx.results.get('screen_granted'):
         return False, 'no revoke after a granted icon on screen: nothing to compare'
