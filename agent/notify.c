@@ -105,6 +105,22 @@ wait_for_server (SgNotify *notify, NotifyCall *call, gboolean settling)
   notify->settling = settling;
 }
 
+/* A status that found no server, or one not ready, waits for it (and
+ * TRUE: the call is taken). */
+static gboolean
+defer_status (NotifyCall *call, const GError *error)
+{
+  gboolean settling = server_not_ready (error);
+
+  if (!call->is_status || !(settling || no_server (error)))
+    return FALSE;
+  g_message (settling
+                 ? "The notification server is not ready yet: the state is shown when it is"
+                 : "No notification server is running yet: the state is shown when one starts");
+  wait_for_server (call->notify, call, settling);
+  return TRUE;
+}
+
 static void
 on_notify_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -114,15 +130,9 @@ on_notify_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  if (reply == NULL && call->is_status && (no_server (error) || server_not_ready (error)))
+  if (reply == NULL && defer_status (call, error))
     {
-      SgNotify *notify = call->notify;
-      gboolean settling = server_not_ready (error);
-      g_message (settling
-                     ? "The notification server is not ready yet: the state is shown when it is"
-                     : "No notification server is running yet: the state is shown when one "
-                       "starts");
-      wait_for_server (notify, g_steal_pointer (&call), settling);
+      g_steal_pointer (&call);
       return;
     }
   if (reply == NULL)
@@ -187,6 +197,9 @@ on_capabilities_reply (GObject *source, GAsyncResult *result, gpointer user_data
       notify_call_free (call);
       return;
     }
+  /* Not sent without the server's capabilities: they decide its actions. */
+  if (reply == NULL && defer_status (call, error))
+    return;
   if (reply == NULL)
     {
       /* Notify itself will say what is wrong with the server, if anything. */

@@ -375,9 +375,10 @@ def test_an_agent_started_before_gnome_shell_shows_its_notification_once_the_she
     # state is shown when the shell takes the name, not lost.
     with notify_calls(desk) as seen:
         agent = desk.agent(CONSOLE_UID, CONSOLE_SESSION)
-        # Its Notify on the way (notify.c's debug line), to nobody.
-        wait_until(lambda: 'Notification: VM console: yours' in agent.log(), SETTLE,
-                   what='the agent telling its state')
+        # It has asked (its GetCapabilities), of nobody: the agent's log
+        # says so (a debug line before the fix, a message since).
+        wait_until(lambda: 'VM console: yours' in agent.log() and 'notification server' in agent.log(),
+                   SETTLE, what='the agent asking for a notification server')
         assert desk.bus.client.name_owner('org.freedesktop.Notifications') is None
         shell = desktop.gnome_shell()
         desktop.bar_box = (160, 45, 45, 45)
